@@ -1,0 +1,405 @@
+"""Everything that differs between array libraries, and nothing else.
+
+Op code only ever sees ``xp``, the Array API namespace of its inputs. This module
+resolves backend names and devices to a :class:`Backend`, converts to and from host
+(NumPy) arrays, owns the random generators and the default-backend setting, and holds
+the few per-library overrides the standard has no portable spelling for (scatter-add).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "Backend",
+    "available_backends",
+    "scatter_add",
+    "backend",
+    "get_backend",
+    "get_default_backend",
+    "manual_seed",
+    "synchronize",
+    "to_numpy",
+    "use",
+]
+
+BACKEND_NAMES = ("numpy", "cupy", "torch", "jax", "array_api_strict")
+
+# The library each backend name imports to find out whether it is installed.
+_LIBRARY = {
+    "numpy": "numpy",
+    "cupy": "cupy",
+    "torch": "torch",
+    "jax": "jax",
+    "array_api_strict": "array_api_strict",
+}
+
+
+def _namespace_of(name: str) -> Any:
+    """The Array API namespace for a backend name (imports lazily)."""
+    if name == "numpy":
+        return importlib.import_module("array_api_compat.numpy")
+    if name == "cupy":
+        return importlib.import_module("array_api_compat.cupy")
+    if name == "torch":
+        return importlib.import_module("array_api_compat.torch")
+    if name == "jax":
+        return importlib.import_module("jax.numpy")
+    if name == "array_api_strict":
+        return importlib.import_module("array_api_strict")
+    raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKEND_NAMES)}")
+
+
+def _backend_name_of_array(array: Any) -> str:
+    if array_api_compat.is_numpy_array(array):
+        return "numpy"
+    if array_api_compat.is_torch_array(array):
+        return "torch"
+    if array_api_compat.is_cupy_array(array):
+        return "cupy"
+    if array_api_compat.is_jax_array(array):
+        return "jax"
+    if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(array)):
+        return "array_api_strict"
+    raise TypeError(f"anygrad does not know the array type {type(array).__module__}.{type(array).__name__}")
+
+
+def _normalize_device(name: str, xp: Any, device: Any) -> Any:
+    """The library's own device object for ``device`` (None means the library default)."""
+    if name == "numpy":
+        if device not in (None, "cpu"):
+            raise ValueError(f"the numpy backend has only the 'cpu' device, not {device!r}")
+        return "cpu"
+    if name == "torch":
+        import torch
+
+        return torch.device("cpu" if device is None else device)
+    if name == "cupy":
+        import cupy
+
+        if device is None:
+            return cupy.cuda.Device()
+        if isinstance(device, str):
+            device = int(device.rsplit(":", 1)[-1]) if ":" in device else int(device)
+        return device if isinstance(device, cupy.cuda.Device) else cupy.cuda.Device(device)
+    if name == "jax":
+        import jax
+
+        if device is None:
+            return jax.devices()[0]
+        if isinstance(device, str):
+            platform, _, index = device.partition(":")
+            return jax.devices(platform)[int(index or 0)]
+        return device
+    # array_api_strict: "CPU_DEVICE", "device1", "device2" or a Device
+    if device is None:
+        return xp.Device("CPU_DEVICE")
+    return xp.Device(device) if isinstance(device, str) else device
+
+
+def _device_label(name: str, device: Any) -> str:
+    if name == "cupy":
+        return f"cuda:{device.id}"
+    if name == "array_api_strict":
+        return str(device).split("'")[1] if "'" in str(device) else str(device)
+    return str(device)
+
+
+def _is_host_device(name: str, xp: Any, device: Any) -> bool:
+    """Whether arrays on this device live in host memory (NumPy can read them)."""
+    if name == "numpy":
+        return True
+    if name == "torch":
+        return device.type == "cpu"
+    if name == "jax":
+        return device.platform == "cpu"
+    if name == "array_api_strict":
+        return device == xp.Device("CPU_DEVICE")
+    return False
+
+
+class Backend:
+    """One array library on one device.
+
+    Backends are cached: ``get_backend("torch", "cpu") is get_backend("torch", "cpu")``,
+    so ops check that their inputs agree with one identity comparison.
+    """
+
+    __slots__ = ("name", "xp", "device", "label", "is_host")
+
+    def __init__(self, name: str, device: Any = None) -> None:
+        self.name = name
+        self.xp = _namespace_of(name)
+        self.device = _normalize_device(name, self.xp, device)
+        self.label = f"{name}:{_device_label(name, self.device)}"
+        self.is_host = _is_host_device(name, self.xp, self.device)
+
+    def __repr__(self) -> str:
+        return f"Backend({self.label})"
+
+    # -- creation and host transfer -------------------------------------------------
+    def dtype(self, dtype: Any) -> Any:
+        """The library's dtype object for a dtype name or object (None stays None)."""
+        if dtype is None or not isinstance(dtype, str):
+            return dtype
+        try:
+            return getattr(self.xp, dtype)
+        except AttributeError:
+            raise TypeError(f"backend {self.label} has no dtype {dtype!r}") from None
+
+    def from_host(self, array: np.ndarray, dtype: Any = None) -> Any:
+        """Copy a NumPy array onto this backend and device."""
+        if self.name == "numpy":
+            return np.asarray(array, dtype=self.dtype(dtype))
+        if self.name == "torch" and not array.flags.c_contiguous:
+            # torch's DLPack import of a negative-stride NumPy array aborts the process.
+            array = np.ascontiguousarray(array)
+        return self.xp.asarray(array, dtype=self.dtype(dtype), device=self.device)
+
+    def to_host(self, array: Any) -> np.ndarray:
+        """A NumPy copy (or view, on the host) of a backend array."""
+        if self.name == "numpy":
+            return np.asarray(array)
+        if self.name == "torch":
+            return array.detach().cpu().numpy()
+        if self.name == "cupy":
+            return array.get()
+        if self.name == "array_api_strict" and not self.is_host:
+            array = array_api_compat.to_device(array, self.xp.Device("CPU_DEVICE"))
+        return np.from_dlpack(array) if self.name == "array_api_strict" else np.asarray(array)
+
+    def move(self, array: Any, source: Backend) -> Any:
+        """Move an array from the ``source`` backend to this one (DLPack where possible)."""
+        if source is self:
+            return array
+        if source.name == self.name and self.name != "numpy":
+            return array_api_compat.to_device(array, self.device)
+        both_on_gpu = source.name in ("cupy", "torch") and self.name in ("cupy", "torch") and not (
+            source.is_host or self.is_host
+        )
+        if both_on_gpu or (source.is_host and self.is_host and self.name != "array_api_strict"):
+            with contextlib.suppress(Exception):
+                return self.xp.from_dlpack(array)
+        return self.from_host(source.to_host(array))
+
+    def synchronize(self) -> None:
+        """Wait until all work queued on this device has finished (no-op on the host)."""
+        if self.name == "cupy":
+            self.device.synchronize()
+        elif self.name == "torch" and self.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+        elif self.name == "jax":
+            import jax
+
+            jax.effects_barrier()
+
+    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Uniform [0, 1) samples made on the device by its own generator where it has one."""
+        return _device_uniform(self, shape, self.dtype(dtype))
+
+
+# --- scatter-add: one override per library, a portable one-hot fallback ----------------
+def _scatter_add_numpy(xp: Any, size: int, positions: Any, values: Any) -> Any:
+    out = np.zeros(size, dtype=values.dtype)
+    np.add.at(out, positions, values)
+    return out
+
+
+def _scatter_add_cupy(xp: Any, size: int, positions: Any, values: Any) -> Any:
+    import cupy
+    import cupyx
+
+    out = cupy.zeros(size, dtype=values.dtype)
+    cupyx.scatter_add(out, positions, values)
+    return out
+
+
+def _scatter_add_torch(xp: Any, size: int, positions: Any, values: Any) -> Any:
+    out = values.new_zeros(size)
+    return out.index_add_(0, positions, values)
+
+
+def _scatter_add_jax(xp: Any, size: int, positions: Any, values: Any) -> Any:
+    return xp.zeros(size, dtype=values.dtype).at[positions].add(values)
+
+
+def _scatter_add_one_hot(xp: Any, size: int, positions: Any, values: Any) -> Any:
+    device = array_api_compat.device(values)
+    one_hot = xp.astype(xp.arange(size, device=device)[:, None] == positions[None, :], values.dtype)
+    return one_hot @ values
+
+
+_SCATTER_ADD: dict[str, Callable[..., Any]] = {
+    "array_api_compat.numpy": _scatter_add_numpy,
+    "array_api_compat.cupy": _scatter_add_cupy,
+    "array_api_compat.torch": _scatter_add_torch,
+    "jax.numpy": _scatter_add_jax,
+}
+
+
+def scatter_add(xp: Any, size: int, positions: Any, values: Any) -> Any:
+    """A length-``size`` vector holding the sum of ``values`` at flat ``positions``;
+    repeated positions accumulate (the standard has no scatter-add, so each library
+    gets its own, and any other library a one-hot matmul)."""
+    return _SCATTER_ADD.get(xp.__name__, _scatter_add_one_hot)(xp, size, positions, values)
+
+# --- backend cache, default backend, availability ---------------------------------------
+_BACKENDS: dict[tuple[str, str], Backend] = {}
+
+
+def get_backend(name: str | Backend | None = None, device: Any = None) -> Backend:
+    """The cached :class:`Backend` for a name and device; ``None`` means the default."""
+    if isinstance(name, Backend):
+        return name if device is None else get_backend(name.name, device)
+    if name is None:
+        default = get_default_backend()
+        return default if device is None else get_backend(default.name, device)
+    if name not in BACKEND_NAMES:
+        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKEND_NAMES)}")
+    key = (name, repr(device))
+    found = _BACKENDS.get(key)
+    if found is None:
+        found = Backend(name, device)
+        # Two spellings of one device ("cpu", None) must give the same Backend object.
+        found = _BACKENDS.setdefault((name, found.label), found)
+        _BACKENDS[key] = found
+    return found
+
+
+def backend_of_array(array: Any) -> Backend:
+    """The Backend an existing array lives on."""
+    name = _backend_name_of_array(array)
+    device = None if name == "numpy" else array_api_compat.device(array)
+    return get_backend(name, device)
+
+
+def _is_available(name: str) -> bool:
+    try:
+        importlib.import_module(_LIBRARY[name])
+    except ImportError:
+        return False
+    if name == "cupy":
+        import cupy
+
+        try:
+            return bool(cupy.cuda.is_available())
+        except Exception:  # a broken CUDA install reports itself here
+            return False
+    return True
+
+
+def available_backends() -> list[str]:
+    """Backends that import and can run on this machine (CuPy only with a usable GPU)."""
+    return [name for name in BACKEND_NAMES if _is_available(name)]
+
+
+_DEFAULT_BACKEND: contextvars.ContextVar[Backend | None] = contextvars.ContextVar(
+    "anygrad_default_backend", default=None
+)
+
+
+def get_default_backend() -> Backend:
+    """The backend new tensors go to: set by :func:`use` / :func:`backend`, else the
+    ``ANYGRAD_BACKEND`` environment variable (``name`` or ``name:device``), else NumPy."""
+    found = _DEFAULT_BACKEND.get()
+    if found is not None:
+        return found
+    setting = os.environ.get("ANYGRAD_BACKEND", "numpy")
+    name, _, device = setting.partition(":")
+    return get_backend(name, device or None)
+
+
+def use(name: str, device: Any = None) -> Backend:
+    """Make ``name`` (on ``device``) the default backend in the current context."""
+    found = get_backend(name, device)
+    _DEFAULT_BACKEND.set(found)
+    return found
+
+
+@contextlib.contextmanager
+def backend(name: str, device: Any = None) -> Iterator[Backend]:
+    """``with anygrad.backend("torch", device="cpu"):`` makes it the default inside."""
+    token = _DEFAULT_BACKEND.set(get_backend(name, device))
+    try:
+        yield _DEFAULT_BACKEND.get()
+    finally:
+        _DEFAULT_BACKEND.reset(token)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A NumPy array from a Tensor, a backend array, or anything ``np.asarray`` takes."""
+    data = getattr(x, "data", x) if type(x).__name__ == "Tensor" else x
+    if isinstance(data, np.ndarray) or not array_api_compat.is_array_api_obj(data):
+        return np.asarray(data)
+    return backend_of_array(data).to_host(data)
+
+
+def synchronize(name: str | Backend | None = None, device: Any = None) -> None:
+    """Wait for queued device work on a backend (default: the default backend)."""
+    get_backend(name, device).synchronize()
+
+
+# --- random numbers -----------------------------------------------------------------------
+class _RandomState:
+    """The host generator every backend draws initial values from, plus the devices'
+    own generators (used for dropout masks), all derived from one seed."""
+
+    __slots__ = ("seed", "host", "devices")
+
+    def __init__(self, seed: int | None) -> None:
+        self.seed = seed
+        self.host = np.random.default_rng(seed)
+        self.devices: dict[str, Any] = {}
+
+
+_RANDOM: contextvars.ContextVar[_RandomState] = contextvars.ContextVar(
+    "anygrad_random", default=_RandomState(None)
+)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the host generator and every device generator in the current context."""
+    _RANDOM.set(_RandomState(int(seed)))
+
+
+def host_generator() -> np.random.Generator:
+    """The seeded NumPy generator initial weights and random tensors are drawn from."""
+    return _RANDOM.get().host
+
+
+def _device_uniform(backend: Backend, shape: tuple[int, ...], dtype: Any) -> Any:
+    state = _RANDOM.get()
+    generator = state.devices.get(backend.label)
+    seed = int(state.host.integers(2**63)) if generator is None else None
+    if backend.name == "cupy":
+        import cupy
+
+        if generator is None:
+            with backend.device:
+                generator = cupy.random.default_rng(seed)
+        with backend.device:
+            sample = generator.random(shape, dtype=dtype)
+    elif backend.name == "torch" and backend.device.type != "cpu":
+        import torch
+
+        if generator is None:
+            generator = torch.Generator(device=backend.device).manual_seed(seed)
+        sample = torch.rand(shape, generator=generator, dtype=dtype, device=backend.device)
+    else:  # host libraries, JAX and strict: draw on the host (JAX has no stateful generator)
+        generator = state.host
+        if backend.name == "numpy":
+            sample = generator.random(shape, dtype=np.float32 if dtype is None else dtype)
+        else:
+            sample = backend.from_host(generator.random(shape), dtype or backend.xp.float32)
+    state.devices[backend.label] = generator
+    return sample
