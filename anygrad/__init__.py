@@ -18,6 +18,7 @@ from anygrad.tensor import (  # isort: skip
     zeros,
     zeros_like,
 )
+from anygrad import data, nn, optim
 from anygrad.backend import (
     Backend,
     available_backends,
@@ -29,6 +30,7 @@ from anygrad.backend import (
     to_numpy,
     use,
 )
+from anygrad.checkpoint import load, save
 from anygrad.engine import enable_grad, is_grad_enabled, no_grad
 from anygrad.gradcheck import GradcheckError, gradcheck
 from anygrad.ops import (
@@ -83,11 +85,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Backend", "GradcheckError", "Tensor", "abs", "add", "arange", "argmax", "argmin", "astype",
-    "available_backends", "backend", "clamp", "clip", "concat", "div", "divide", "enable_grad", "exp",
+    "available_backends", "backend", "clamp", "clip", "concat", "data", "div", "divide", "enable_grad", "exp",
     "expand_dims", "flatten", "full", "get_backend", "get_default_backend", "getitem", "gradcheck",
-    "is_grad_enabled", "leaky_relu", "linear", "log", "log_softmax", "logsumexp", "manual_seed", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "mul", "multiply", "neg", "no_grad", "ones", "ones_like",
-    "permute", "pow", "rand", "randint", "randn", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze",
+    "is_grad_enabled", "leaky_relu", "linear", "load", "log", "log_softmax", "logsumexp", "manual_seed", "matmul",
+    "max", "maximum", "mean", "min", "minimum", "mul", "multiply", "neg", "nn", "no_grad", "ones", "ones_like", "optim",
+    "permute", "pow", "rand", "randint", "randn", "relu", "reshape", "save", "sigmoid", "softmax", "sqrt", "squeeze",
     "stack", "sub", "subtract", "sum", "synchronize", "tanh", "tensor", "to_numpy", "transpose", "unsqueeze",
     "use", "where", "zeros", "zeros_like",
 ]

@@ -52,6 +52,12 @@ def _namespace_of(name: str) -> Any:
     if name == "torch":
         return importlib.import_module("array_api_compat.torch")
     if name == "jax":
+        import jax
+
+        # Without x64, JAX turns float64 requests into float32 (with a warning): float64
+        # tensors, gradient checks and int64 indices need it. Default dtypes stay ours
+        # (anygrad always passes a dtype when it creates arrays).
+        jax.config.update("jax_enable_x64", True)
         return importlib.import_module("jax.numpy")
     if name == "array_api_strict":
         return importlib.import_module("array_api_strict")
@@ -398,7 +404,8 @@ def _device_uniform(backend: Backend, shape: tuple[int, ...], dtype: Any) -> Any
     else:  # host libraries, JAX and strict: draw on the host (JAX has no stateful generator)
         generator = state.host
         if backend.name == "numpy":
-            sample = generator.random(shape, dtype=np.float32 if dtype is None else dtype)
+            # float64 draws, as for the other host backends: one seed, one dropout mask everywhere.
+            sample = generator.random(shape).astype(np.float32 if dtype is None else dtype, copy=False)
         else:
             sample = backend.from_host(generator.random(shape), dtype or backend.xp.float32)
     state.devices[backend.label] = generator

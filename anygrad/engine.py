@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,15 @@ class _GradMode:
 
     _enabled: bool
 
-    def __init__(self) -> None:
+    def __new__(cls, function: Callable[..., Any] | None = None) -> Any:
+        # ``@no_grad`` without parentheses decorates directly, as in PyTorch.
+        mode = super().__new__(cls)
+        if function is None:
+            return mode
+        mode.__init__()
+        return mode(function)
+
+    def __init__(self, function: Callable[..., Any] | None = None) -> None:
         self._tokens: list[contextvars.Token[bool]] = []
 
     def __enter__(self) -> None:
@@ -53,7 +62,7 @@ class _GradMode:
 
 
 class no_grad(_GradMode):  # noqa: N801  (PyTorch's name)
-    """Disable graph recording: ``with anygrad.no_grad():`` or ``@anygrad.no_grad()``."""
+    """Disable graph recording: ``with anygrad.no_grad():``, ``@anygrad.no_grad()`` or ``@anygrad.no_grad``."""
 
     _enabled = False
 
@@ -91,7 +100,7 @@ class Op:
     them back to each input's shape. Every other op must return exact shapes.
     """
 
-    __slots__ = ("name", "forward", "broadcasting", "differentiable", "vjps", "vjp_argnum")
+    __slots__ = ("name", "forward", "broadcasting", "differentiable", "vjps", "vjp_argnum", "defaults")
 
     def __init__(self, forward: Callable[..., Any], *, broadcasting: bool, differentiable: bool) -> None:
         self.name = forward.__name__
@@ -100,6 +109,12 @@ class Op:
         self.differentiable = differentiable
         self.vjps: tuple[Callable[..., Any] | None, ...] = ()
         self.vjp_argnum: Callable[..., Any] | None = None
+        # Params the caller left out still reach the VJPs: they take every param by name.
+        self.defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(forward).parameters.items()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is not inspect.Parameter.empty
+        }
 
     def __repr__(self) -> str:
         return f"<anygrad op {self.name}>"
@@ -144,6 +159,8 @@ class Op:
                 )
         if backend is None:
             raise TypeError(f"anygrad.{self.name}: needs at least one Tensor input")
+        if self.defaults:
+            params = {**self.defaults, **params}
         try:
             out = self.forward(backend.xp, *arrays, **params)
         except Exception as exc:

@@ -18,7 +18,7 @@ import array_api_extra as xpx
 import numpy as np
 
 from anygrad.backend import backend_of_array, scatter_add
-from anygrad.engine import Op, op
+from anygrad.engine import Op, op, sum_to
 from anygrad.tensor import Tensor
 
 
@@ -140,12 +140,12 @@ minimum.defvjp(lambda xp, g, out, x, y: _share(xp, g, x < y, x == y),
 @op()
 def clip(xp, x, *, min=None, max=None):  # noqa: A002
     return xp.clip(x, min, max)
-@clip.defvjp
 def _clip_vjp(xp, g, out, x, *, min, max):  # noqa: A002
     inside = xp.ones_like(x, dtype=xp.bool) if min is None else x >= min
     if max is not None:
         inside = xp.logical_and(inside, x <= max)
     return xp.where(inside, g, 0.0)
+clip.defvjp(_clip_vjp)
 
 
 @op(broadcasting=True)
@@ -169,29 +169,55 @@ def _outer_or_matmul(a, b):
     return a * b if a.shape[-1] == 1 else a @ b
 
 
-@op(broadcasting=True)
+def _check_inner_sizes(name, x_shape, y_shape, x_axis, y_axis):
+    """Raise one clear ValueError for mismatched contraction sizes (each library words its own)."""
+    if x_shape[x_axis] != y_shape[y_axis]:
+        raise ValueError(f"shapes {x_shape} and {y_shape} do not match: {name} contracts axis {x_axis} of the "
+                         f"first (size {x_shape[x_axis]}) with axis {y_axis} of the second (size {y_shape[y_axis]})")
+
+
+# Not marked broadcasting: only the batch axes broadcast, so the engine's elementwise
+# broadcast error would misreport an inner-size mismatch. The VJPs sum batch axes back.
+@op()
 def matmul(xp, x, y):
-    return x @ y
-@matmul.defvjp
+    try:
+        return x @ y
+    except Exception:  # only on failure: the checks cost nothing on the fast path
+        if x.ndim and y.ndim:
+            _check_inner_sizes("matmul", tuple(x.shape), tuple(y.shape), -1, -2 if y.ndim > 1 else 0)
+            batches = zip(reversed(x.shape[:-2]), reversed(y.shape[:-2]))
+            if not builtins.all(a == b or 1 in (a, b) for a, b in batches):
+                raise ValueError(f"the batch axes of shapes {tuple(x.shape)} and {tuple(y.shape)} "
+                                 "cannot be broadcast together") from None
+        raise
 def _matmul_vjp_x(xp, g, out, x, y):
     if y.ndim == 1:
-        return g[..., None] * y if x.ndim > 1 else g * y
-    if x.ndim == 1:
-        return (y @ g[..., None])[..., 0]
-    return g @ xp.matrix_transpose(y)
+        grad = g[..., None] * y if x.ndim > 1 else g * y
+    elif x.ndim == 1:
+        grad = (y @ g[..., None])[..., 0]
+    else:
+        grad = g @ xp.matrix_transpose(y)
+    return sum_to(xp, grad, x.shape)
 def _matmul_vjp_y(xp, g, out, x, y):
     if x.ndim == 1:
-        return x[:, None] * g[..., None, :] if y.ndim > 1 else g * x
-    if y.ndim == 1:
-        return (g[..., None, :] @ x)[..., 0, :]
-    return _outer_or_matmul(xp.matrix_transpose(x), g)
+        grad = x[:, None] * g[..., None, :] if y.ndim > 1 else g * x
+    elif y.ndim == 1:
+        grad = (g[..., None, :] @ x)[..., 0, :]
+    else:
+        grad = _outer_or_matmul(xp.matrix_transpose(x), g)
+    return sum_to(xp, grad, y.shape)
 matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
 
 
 @op()
 def linear(xp, x, weight, bias=None):
     """``x @ weight.T + bias`` with PyTorch's weight layout (out_features, in_features)."""
-    out = x @ weight.T
+    try:
+        out = x @ weight.T
+    except Exception:
+        if x.ndim and weight.ndim == 2:
+            _check_inner_sizes("linear", tuple(x.shape), tuple(weight.shape), -1, 1)
+        raise
     return out if bias is None else out + bias
 def _rows(xp, a):
     """A (..., n) array as (rows, n)."""
@@ -290,7 +316,7 @@ reshape.defvjp(lambda xp, g, out, x, *, shape: xp.reshape(g, x.shape))
 
 @op()
 def permute(xp, x, *, axes):
-    return xp.permute_dims(x, axes)
+    return xp.permute_dims(x, tuple(a % x.ndim for a in axes))  # the standard takes no negative axes
 permute.defvjp(lambda xp, g, out, x, *, axes:
                xp.permute_dims(g, tuple(sorted(range(len(axes)), key=lambda i: axes[i] % len(axes)))))
 
@@ -333,11 +359,16 @@ def _flat_positions(xp, x):
 @op()
 def getitem(xp, x, *, key):
     return x[key]
-@getitem.defvjp
 def _getitem_vjp(xp, g, out, x, *, key):
     if not _has_array(key):  # basic indexing reads each element at most once
+        parts = key if isinstance(key, tuple) else (key,)
+        if builtins.any(part is None for part in parts):
+            # New axes hold no element of x, and the standard's setitem takes no None: drop them.
+            key = tuple(part for part in parts if part is not None)
+            g = xp.reshape(g, x[key].shape)
         return xpx.at(xp.zeros_like(x), key).set(g)
     return _scatter_back(xp, g, x, _flat_positions(xp, x)[key])
+getitem.defvjp(_getitem_vjp)
 
 
 @op()
@@ -467,5 +498,237 @@ def flatten(x: Tensor, start_axis: int = 0) -> Tensor:
     return reshape(x, shape=x.shape[: start_axis % builtins.max(x.ndim, 1)] + (-1,))
 
 
+# --- fused losses ---------------------------------------------------------------------------
+# One op per loss: the forward reduces straight to the loss, and the VJP recomputes what it
+# needs (softmax, the target coefficients) from the inputs instead of keeping a chain of
+# intermediates. The log-sum-exp and softplus forms keep logits of +-1e4 finite.
+# ``reduction`` is "mean", "sum" or "none" with PyTorch's meaning; anygrad.nn.functional
+# checks the arguments (shapes, dtypes, class-index range) before calling these.
+def _reduce_loss(xp, losses, reduction, denominator):
+    if reduction == "none":
+        return losses
+    total = xp.sum(losses)
+    return total / denominator if reduction == "mean" else total
+
+
+def _loss_scale(g, reduction, denominator):
+    """The factor each element's gradient gets: the cotangent, divided by the mean's denominator."""
+    return g / denominator if reduction == "mean" else g
+
+
+def _log_softmax_rows(xp, x):
+    shifted = x - xp.max(x, axis=1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def _softmax_rows(xp, x):
+    e = xp.exp(x - xp.max(x, axis=1, keepdims=True))
+    return e / xp.sum(e, axis=1, keepdims=True)
+
+
+def _target_one_hot(xp, x, target, ignore_index):
+    """(M, C) bool: True at (i, target[i]) for every row whose target is not ignore_index."""
+    classes = x.shape[1]
+    hot = xp.arange(classes, device=array_api_compat.device(x)) == target[:, None]
+    if 0 <= ignore_index < classes:  # otherwise ignored rows match no class already
+        hot = xp.logical_and(hot, (target != ignore_index)[:, None])
+    return hot
+
+
+def _kept_row_weights(xp, x, target, weight, ignore_index, hot):
+    """(M, 1): the class weight of each row's target (1 without weights), 0 on ignored rows.
+    Its sum is the denominator of PyTorch's (weighted) mean."""
+    if weight is None:
+        return xp.astype(target != ignore_index, x.dtype)[:, None]
+    return xp.sum(xp.where(hot, weight, 0.0), axis=1, keepdims=True)
+
+
+def _picked_weights(xp, x, weight, hot):
+    """(M, C): the target's class weight (1 without weights) at each row's target, 0 elsewhere."""
+    return xp.astype(hot, x.dtype) if weight is None else xp.where(hot, weight, 0.0)
+
+
+def _smoothed_coefficients(xp, x, target, weight, ignore_index, label_smoothing, hot):
+    """(M, C) A with row loss -sum_c A[i, c] log_softmax(x)[i, c]: PyTorch mixes (1 - s) times the
+    NLL with s/C times the (weighted) sum over all classes, on kept rows."""
+    kept = xp.astype(target != ignore_index, x.dtype)[:, None]
+    spread = kept if weight is None else kept * weight
+    return (1.0 - label_smoothing) * _picked_weights(xp, x, weight, hot) + (label_smoothing / x.shape[1]) * spread
+
+
+def _class_sum(xp, per_class, reduction):
+    """-sum over the classes: per row for "none", else over everything (one reduction either way)."""
+    return -xp.sum(per_class, axis=1) if reduction == "none" else -xp.sum(per_class)
+
+
+def _picked_log_probabilities(xp, logp, weight, hot):
+    # where, not a product: a -inf elsewhere in a row must not make 0 * -inf = nan.
+    picked = xp.where(hot, logp, 0.0)
+    return picked if weight is None else picked * weight
+
+
+@op()
+def cross_entropy(xp, x, target, weight=None, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+    """Softmax cross-entropy of logits ``x`` (M, C) with class indices ``target`` (M,),
+    optional class ``weight`` (C,): ``torch.nn.functional.cross_entropy`` in one op."""
+    logp = _log_softmax_rows(xp, x)
+    hot = _target_one_hot(xp, x, target, ignore_index)
+    if label_smoothing:
+        per_class = _smoothed_coefficients(xp, x, target, weight, ignore_index, label_smoothing, hot) * logp
+    else:
+        per_class = _picked_log_probabilities(xp, logp, weight, hot)
+    loss = _class_sum(xp, per_class, reduction)
+    if reduction != "mean":
+        return loss
+    return loss / xp.sum(_kept_row_weights(xp, x, target, weight, ignore_index, hot))
+def _cross_entropy_vjp(xp, g, out, x, target, weight=None, *, ignore_index=-100, label_smoothing=0.0,
+                       reduction="mean"):
+    hot = _target_one_hot(xp, x, target, ignore_index)
+    row_weights = _kept_row_weights(xp, x, target, weight, ignore_index, hot)
+    if label_smoothing:
+        coefficients = _smoothed_coefficients(xp, x, target, weight, ignore_index, label_smoothing, hot)
+        row_totals = xp.sum(coefficients, axis=1, keepdims=True)
+    else:
+        coefficients, row_totals = _picked_weights(xp, x, weight, hot), row_weights
+    grad = _softmax_rows(xp, x) * row_totals - coefficients
+    return grad * _class_loss_scale(xp, g, reduction, row_weights)
+cross_entropy.defvjp(_cross_entropy_vjp, None, None)
+
+
+def _class_loss_scale(xp, g, reduction, row_weights):
+    """How the cotangent reaches each row: per row for "none", divided by the weighted count for "mean"."""
+    if reduction == "none":
+        return g[:, None]
+    return g / xp.sum(row_weights) if reduction == "mean" else g
+
+
+def _probability_coefficients(xp, x, target, weight, label_smoothing):
+    smoothed = target * (1.0 - label_smoothing) + label_smoothing / x.shape[1] if label_smoothing else target
+    return smoothed if weight is None else smoothed * weight
+
+
+@op()
+def soft_cross_entropy(xp, x, target, weight=None, *, label_smoothing=0.0, reduction="mean"):
+    """Softmax cross-entropy of logits ``x`` (M, C) with class probabilities ``target`` (M, C):
+    ``torch.nn.functional.cross_entropy`` with probability targets (the mean divides by M)."""
+    per_class = _probability_coefficients(xp, x, target, weight, label_smoothing) * _log_softmax_rows(xp, x)
+    loss = _class_sum(xp, per_class, reduction)
+    return loss / x.shape[0] if reduction == "mean" else loss
+def _soft_cross_entropy_vjp_x(xp, g, out, x, target, weight=None, *, label_smoothing=0.0, reduction="mean"):
+    coefficients = _probability_coefficients(xp, x, target, weight, label_smoothing)
+    grad = _softmax_rows(xp, x) * xp.sum(coefficients, axis=1, keepdims=True) - coefficients
+    scale = _loss_scale(g, reduction, x.shape[0])
+    return grad * (scale[:, None] if reduction == "none" else scale)
+def _soft_cross_entropy_vjp_target(xp, g, out, x, target, weight=None, *, label_smoothing=0.0, reduction="mean"):
+    grad = _log_softmax_rows(xp, x) * -(1.0 - label_smoothing)
+    grad = grad if weight is None else grad * weight
+    scale = _loss_scale(g, reduction, x.shape[0])
+    return grad * (scale[:, None] if reduction == "none" else scale)
+soft_cross_entropy.defvjp(_soft_cross_entropy_vjp_x, _soft_cross_entropy_vjp_target, None)
+
+
+@op()
+def nll_loss(xp, logp, target, weight=None, *, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities ``logp`` (M, C) at class indices
+    ``target`` (M,): ``torch.nn.functional.nll_loss`` in one op."""
+    hot = _target_one_hot(xp, logp, target, ignore_index)
+    loss = _class_sum(xp, _picked_log_probabilities(xp, logp, weight, hot), reduction)
+    if reduction != "mean":
+        return loss
+    return loss / xp.sum(_kept_row_weights(xp, logp, target, weight, ignore_index, hot))
+def _nll_loss_vjp(xp, g, out, logp, target, weight=None, *, ignore_index=-100, reduction="mean"):
+    hot = _target_one_hot(xp, logp, target, ignore_index)
+    scale = _class_loss_scale(xp, g, reduction, _kept_row_weights(xp, logp, target, weight, ignore_index, hot))
+    return -_picked_weights(xp, logp, weight, hot) * scale
+nll_loss.defvjp(_nll_loss_vjp, None, None)
+
+
+def _count_or_none(x, reduction):
+    return math.prod(x.shape) if reduction == "mean" else None
+
+
+@op()
+def mse_loss(xp, x, y, *, reduction="mean"):
+    """Mean (or summed, or elementwise) squared error of ``x`` and ``y`` of one shape."""
+    difference = x - y
+    return _reduce_loss(xp, difference * difference, reduction, _count_or_none(x, reduction))
+mse_loss.defvjp(lambda xp, g, out, x, y, *, reduction="mean":
+                (x - y) * (2.0 * _loss_scale(g, reduction, _count_or_none(x, reduction))),
+                lambda xp, g, out, x, y, *, reduction="mean":
+                (y - x) * (2.0 * _loss_scale(g, reduction, _count_or_none(x, reduction))))
+
+
+def _log_of_probability(xp, p):
+    """log(p), and -inf at p = 0 without a divide-by-zero warning."""
+    zero = p == 0
+    return xp.where(zero, -math.inf, xp.log(xp.where(zero, 1.0, p)))
+
+
+def _log_of_complement(xp, p):
+    """log1p(-p) = log(1 - p), and -inf at p = 1 without a divide-by-zero warning."""
+    one = p == 1
+    return xp.where(one, -math.inf, xp.log1p(-xp.where(one, 0.0, p)))
+
+
+#: PyTorch's binary_cross_entropy backward guards p (1 - p) with the float32 value of 1e-12.
+_BCE_EPSILON = float(np.float32(1e-12))
+
+
+@op()
+def binary_cross_entropy(xp, p, y, weight=None, *, reduction="mean"):
+    """``-w * (y log p + (1 - y) log(1 - p))`` with the logs clamped at -100, like PyTorch."""
+    # Both logs clamped at -100, as PyTorch does, so p = 0 or 1 gives a finite loss.
+    log_p = xp.clip(_log_of_probability(xp, p), -100.0, None)
+    log_complement = xp.clip(_log_of_complement(xp, p), -100.0, None)
+    losses = -(y * log_p + (1.0 - y) * log_complement)
+    losses = losses if weight is None else losses * weight
+    return _reduce_loss(xp, losses, reduction, _count_or_none(p, reduction))
+def _binary_cross_entropy_vjp_p(xp, g, out, p, y, weight=None, *, reduction="mean"):
+    # PyTorch's formula: (p - y) / max(p (1 - p), eps), finite at p = 0 and p = 1.
+    grad = (p - y) / xp.clip((1.0 - p) * p, _BCE_EPSILON, None)
+    grad = grad if weight is None else grad * weight
+    return grad * _loss_scale(g, reduction, _count_or_none(p, reduction))
+def _binary_cross_entropy_vjp_y(xp, g, out, p, y, weight=None, *, reduction="mean"):
+    grad = _log_of_complement(xp, p) - _log_of_probability(xp, p)  # -logit(p), as PyTorch
+    grad = grad if weight is None else grad * weight
+    return grad * _loss_scale(g, reduction, _count_or_none(p, reduction))
+binary_cross_entropy.defvjp(_binary_cross_entropy_vjp_p, _binary_cross_entropy_vjp_y, None)
+
+
+def _softplus_of_negative(xp, x):
+    """log(1 + exp(-x)) without overflow for either sign of x."""
+    return xp.maximum(-x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def _stable_sigmoid(xp, x):
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+@op()
+def binary_cross_entropy_with_logits(xp, x, y, weight=None, pos_weight=None, *, reduction="mean"):
+    """Binary cross-entropy of ``sigmoid(x)`` computed from the logits ``x`` in the stable form
+    ``(1 - y) x + (1 + (pos_weight - 1) y) softplus(-x)``, like PyTorch."""
+    softplus = _softplus_of_negative(xp, x)
+    if pos_weight is not None:
+        softplus = (1.0 + (pos_weight - 1.0) * y) * softplus
+    losses = (1.0 - y) * x + softplus
+    losses = losses if weight is None else losses * weight
+    return _reduce_loss(xp, losses, reduction, _count_or_none(x, reduction))
+def _bce_with_logits_vjp_x(xp, g, out, x, y, weight=None, pos_weight=None, *, reduction="mean"):
+    sigmoid = _stable_sigmoid(xp, x)
+    if pos_weight is None:
+        grad = sigmoid - y
+    else:
+        grad = (1.0 + (pos_weight - 1.0) * y) * sigmoid - pos_weight * y
+    grad = grad if weight is None else grad * weight
+    return grad * _loss_scale(g, reduction, _count_or_none(x, reduction))
+def _bce_with_logits_vjp_y(xp, g, out, x, y, weight=None, pos_weight=None, *, reduction="mean"):
+    grad = -x if pos_weight is None else (pos_weight - 1.0) * _softplus_of_negative(xp, x) - x
+    grad = grad if weight is None else grad * weight
+    return grad * _loss_scale(g, reduction, _count_or_none(x, reduction))
+binary_cross_entropy_with_logits.defvjp(_bce_with_logits_vjp_x, _bce_with_logits_vjp_y, None, None)
+
+
 #: Every op of the table, by name (the tests are generated from it).
-OPS: dict[str, Op] = {name: value for name, value in globals().items() if isinstance(value, Op)}
+OPS: dict[str, Op] = {value.name: value for value in globals().values() if isinstance(value, Op)}

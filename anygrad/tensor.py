@@ -279,7 +279,7 @@ def _host_array(data: Any, dtype: Any) -> np.ndarray:
 def _to_backend_array(data: Any, dtype: Any, backend: Any, device: Any) -> tuple[Backend, Any]:
     if isinstance(data, Tensor):
         source, data = data._backend, data.data
-    elif array_api_compat.is_array_api_obj(data) and not isinstance(data, np.ndarray):
+    elif array_api_compat.is_array_api_obj(data) and not isinstance(data, (np.ndarray, np.generic)):
         source = backend_of_array(data)
     else:
         target = get_backend(backend, device)

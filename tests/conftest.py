@@ -26,7 +26,6 @@ MATRIX = {
 }
 
 
-
 def _runnable(test_name: str) -> str | None:
     """None when the backend can run here, else why not."""
     backend, device, _ = MATRIX[test_name]
@@ -91,5 +90,3 @@ def torch():
 def pytest_report_header(config: pytest.Config) -> str:
     runnable = [name for name in selected_backends(config) if _runnable(name) is None]
     return f"anygrad backends under test: {', '.join(runnable)}; installed: {anygrad.available_backends()}"
-
-
