@@ -151,6 +151,14 @@ class Backend:
     def __repr__(self) -> str:
         return f"Backend({self.label})"
 
+    # A Backend names a library and device; copies and pickles resolve to the cached one
+    # (so copy.deepcopy(model) works and the copy still passes the identity check of ops).
+    def __reduce__(self) -> tuple[Any, ...]:
+        return get_backend, (self.name, _device_label(self.name, self.device))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Backend:
+        return self
+
     # -- creation and host transfer -------------------------------------------------
     def dtype(self, dtype: Any) -> Any:
         """The library's dtype object for a dtype name or object (None stays None)."""

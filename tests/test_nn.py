@@ -463,3 +463,14 @@ def test_one_hot_matches_torch(backend, torch):
         F.one_hot(anygrad.tensor(indices), num_classes=2)
     with pytest.raises(TypeError, match="one_hot: needs integer class indices"):
         F.one_hot(anygrad.tensor([0.0, 1.0]))
+
+
+def test_a_deep_copied_model_computes_the_same_and_stays_on_its_backend(backend):
+    import copy
+
+    model = anygrad.nn.MLP(4, [3], 2)
+    clone = copy.deepcopy(model)
+    x = anygrad.randn(2, 4)
+    np.testing.assert_array_equal(model(x).numpy(), clone(x).numpy())
+    assert clone[0].weight is not model[0].weight
+    assert clone[0].weight.backend == backend.name and clone[0].weight.device == model[0].weight.device

@@ -175,9 +175,12 @@ def _check_class_weight(name: str, weight: Tensor | None, classes: int) -> None:
 def _check_class_range(name: str, target: Tensor, classes: int, ignore_index: int | None) -> None:
     """Class indices must lie in [0, classes) or equal ignore_index.
 
-    Costs one reduction on the device and one read of a bool, which on a GPU waits for the
-    queued work (a sync per call): the price of an error instead of a silently wrong loss.
+    Checked where the targets live in host memory (a cheap reduction). On a GPU the check
+    would read a device value every step, a host sync that stalls training, so it is
+    skipped there: check labels once when the dataset is placed on the device instead.
     """
+    if not target._backend.is_host:
+        return
     xp = target.xp
     t = target.data
     outside = xp.logical_or(t < 0, t >= classes)
