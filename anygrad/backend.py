@@ -352,7 +352,11 @@ def backend(name: str, device: Any = None) -> Iterator[Backend]:
 
 def to_numpy(x: Any) -> np.ndarray:
     """A NumPy array from a Tensor, a backend array, or anything ``np.asarray`` takes."""
-    data = getattr(x, "data", x) if type(x).__name__ == "Tensor" else x
+    from anygrad.tensor import Tensor  # the Tensor module builds on this one
+
+    if isinstance(x, Tensor):
+        return x._backend.to_host(x.data)
+    data = x
     if isinstance(data, np.ndarray) or not array_api_compat.is_array_api_obj(data):
         return np.asarray(data)
     return backend_of_array(data).to_host(data)

@@ -474,3 +474,9 @@ def test_a_deep_copied_model_computes_the_same_and_stays_on_its_backend(backend)
     np.testing.assert_array_equal(model(x).numpy(), clone(x).numpy())
     assert clone[0].weight is not model[0].weight
     assert clone[0].weight.backend == backend.name and clone[0].weight.device == model[0].weight.device
+
+
+def test_to_numpy_reads_parameters_like_tensors(backend):
+    weight = nn.Linear(3, 2).weight
+    np.testing.assert_array_equal(anygrad.to_numpy(weight), weight.numpy())
+    assert anygrad.to_numpy(weight).dtype == np.float32
