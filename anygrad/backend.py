@@ -176,6 +176,14 @@ class Backend:
         if self.name == "torch" and not array.flags.c_contiguous:
             # torch's DLPack import of a negative-stride NumPy array aborts the process.
             array = np.ascontiguousarray(array)
+        if self.name == "jax":
+            import jax
+
+            # jnp.asarray(..., device=) compiles two XLA programs per new shape (a cast and a
+            # copy); casting on the host and device_put compiles none. The private host copy
+            # keeps a CPU device_put, which may alias its input, from seeing later writes.
+            host = np.array(array, dtype=None if dtype is None else np.dtype(self.dtype(dtype)), copy=True)
+            return jax.device_put(host, self.device)
         return self.xp.asarray(array, dtype=self.dtype(dtype), device=self.device)
 
     def to_host(self, array: Any) -> np.ndarray:

@@ -185,7 +185,7 @@ def matmul(xp, x, y):
     except Exception:  # only on failure: the checks cost nothing on the fast path
         if x.ndim and y.ndim:
             _check_inner_sizes("matmul", tuple(x.shape), tuple(y.shape), -1, -2 if y.ndim > 1 else 0)
-            batches = zip(reversed(x.shape[:-2]), reversed(y.shape[:-2]))
+            batches = zip(reversed(x.shape[:-2]), reversed(y.shape[:-2]), strict=False)  # shorter one broadcasts
             if not builtins.all(a == b or 1 in (a, b) for a, b in batches):
                 raise ValueError(f"the batch axes of shapes {tuple(x.shape)} and {tuple(y.shape)} "
                                  "cannot be broadcast together") from None

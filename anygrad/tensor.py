@@ -127,11 +127,15 @@ class Tensor:
         """This tensor on another backend and/or device (DLPack where possible) or dtype.
 
         ``t.to("cupy")``, ``t.to(device="cuda:1")``, ``t.to("torch", device="cpu")``.
+        Without a device a tensor already on the named backend stays on its device.
         The result is a new leaf when a copy was made; moves are not differentiable.
         """
         if isinstance(backend, str) and backend not in _backend_names() and device is None:
             backend, device = None, backend  # t.to("cuda:0") reads as a device
-        target = get_backend(self._backend.name if backend is None else backend, device)
+        if device is None and (backend is None or backend == self._backend.name):
+            target = self._backend  # no device named: stay where it is (t.to(dtype=...) must not move)
+        else:
+            target = get_backend(self._backend.name if backend is None else backend, device)
         if target is self._backend:
             moved = self
         else:

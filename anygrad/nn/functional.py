@@ -104,6 +104,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices of any shape as int64 one-hot vectors along a new last axis.
 
     ``num_classes=-1`` uses max(tensor) + 1 (which reads the maximum back to the host).
+    Indices are range-checked on every device (a host read, as in PyTorch): one_hot
+    prepares data, it is not meant for the inner loop.
     """
     _check_tensor("one_hot", "tensor", tensor)
     xp = tensor.xp
@@ -111,7 +113,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise TypeError(f"anygrad.nn.functional.one_hot: needs integer class indices, got dtype {tensor.dtype}")
     if num_classes == -1:
         num_classes = int(xp.max(tensor.data)) + 1 if tensor.size else 0
-    _check_class_range("one_hot", tensor, num_classes, ignore_index=None)
+    _check_class_range("one_hot", tensor, num_classes, ignore_index=None, on_device=True)
     hot = xp.arange(num_classes, device=tensor.device) == tensor.data[..., None]
     return Tensor._wrap(xp.astype(hot, xp.int64), tensor._backend, None)
 
@@ -172,14 +174,15 @@ def _check_class_weight(name: str, weight: Tensor | None, classes: int) -> None:
                          f"got {weight.shape}")
 
 
-def _check_class_range(name: str, target: Tensor, classes: int, ignore_index: int | None) -> None:
+def _check_class_range(name: str, target: Tensor, classes: int, ignore_index: int | None,
+                       on_device: bool = False) -> None:
     """Class indices must lie in [0, classes) or equal ignore_index.
 
     Checked where the targets live in host memory (a cheap reduction). On a GPU the check
     would read a device value every step, a host sync that stalls training, so it is
     skipped there: check labels once when the dataset is placed on the device instead.
     """
-    if not target._backend.is_host:
+    if not (target._backend.is_host or on_device):
         return
     xp = target.xp
     t = target.data

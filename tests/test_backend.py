@@ -1,0 +1,187 @@
+"""Backends: which are available, how the default is chosen, caching, RNG and scatter-add."""
+
+from __future__ import annotations
+
+import contextvars
+import importlib.util
+
+import numpy as np
+import pytest
+
+import anygrad
+from anygrad.backend import BACKEND_NAMES, scatter_add
+
+
+def values(t) -> np.ndarray:
+    return anygrad.to_numpy(t)
+
+
+def in_fresh_context(function):
+    """Run ``function`` in a copy of the current context, so use() cannot leak into other tests."""
+    return contextvars.copy_context().run(function)
+
+
+# --- availability ------------------------------------------------------------------------------------
+def test_available_backends_lists_the_installed_libraries_in_a_fixed_order():
+    available = anygrad.available_backends()
+    assert available[0] == "numpy"
+    assert available == [name for name in BACKEND_NAMES if name in available]
+    for name in ("torch", "jax", "array_api_strict"):
+        assert (name in available) == (importlib.util.find_spec(name) is not None)
+
+
+def test_cupy_counts_as_available_only_with_a_usable_gpu():
+    if importlib.util.find_spec("cupy") is None:
+        assert "cupy" not in anygrad.available_backends()
+        return
+    import cupy
+
+    try:
+        usable = bool(cupy.cuda.is_available())
+    except Exception:
+        usable = False
+    assert ("cupy" in anygrad.available_backends()) == usable
+
+
+# --- choosing the default backend ---------------------------------------------------------------------
+def test_the_default_backend_is_numpy(monkeypatch):
+    monkeypatch.delenv("ANYGRAD_BACKEND", raising=False)
+    assert anygrad.get_default_backend() is anygrad.get_backend("numpy")
+    assert anygrad.tensor([1.0]).backend == "numpy"
+
+
+@pytest.mark.parametrize(("setting", "name", "device"), [
+    ("torch", "torch", "cpu"),
+    ("jax", "jax", None),
+    ("array_api_strict:device1", "array_api_strict", "device1"),
+])
+def test_the_anygrad_backend_environment_variable_sets_the_default(monkeypatch, setting, name, device):
+    pytest.importorskip(name)
+    monkeypatch.setenv("ANYGRAD_BACKEND", setting)
+    assert anygrad.get_default_backend() is anygrad.get_backend(name, device)
+    assert anygrad.zeros(2)._backend is anygrad.get_backend(name, device)
+
+
+def test_use_sets_the_default_in_the_current_context(monkeypatch):
+    monkeypatch.delenv("ANYGRAD_BACKEND", raising=False)
+
+    def body():
+        chosen = anygrad.use("torch")
+        assert chosen is anygrad.get_backend("torch", "cpu")
+        assert anygrad.tensor([1.0]).backend == "torch"
+        anygrad.use("array_api_strict", device="device1")
+        return anygrad.ones(2)._backend.label
+
+    assert in_fresh_context(body) == "array_api_strict:device1"
+    assert anygrad.get_default_backend().name == "numpy"  # the context copy kept it from leaking
+
+
+def test_use_overrides_the_environment_variable(monkeypatch):
+    monkeypatch.setenv("ANYGRAD_BACKEND", "jax")
+
+    def body():
+        anygrad.use("torch")
+        return anygrad.get_default_backend().name
+
+    assert in_fresh_context(body) == "torch"
+
+
+def test_the_backend_context_manager_restores_the_previous_default(monkeypatch):
+    monkeypatch.delenv("ANYGRAD_BACKEND", raising=False)
+    with anygrad.backend("torch") as outer:
+        assert outer is anygrad.get_backend("torch") and anygrad.ones(1).backend == "torch"
+        with anygrad.backend("array_api_strict", device="device1") as inner:
+            assert anygrad.ones(1)._backend is inner
+        assert anygrad.get_default_backend() is outer
+    assert anygrad.get_default_backend().name == "numpy"
+    with pytest.raises(KeyError), anygrad.backend("jax"):
+        raise KeyError("boom")
+    assert anygrad.get_default_backend().name == "numpy"
+
+
+def test_the_backend_fixture_makes_its_backend_the_default(backend):
+    assert anygrad.get_default_backend() is backend
+    assert anygrad.ones(1)._backend is backend
+
+
+def test_unknown_backends_and_devices_are_named_in_the_error():
+    with pytest.raises(ValueError, match="unknown backend 'tensorflow'; known backends: numpy, cupy, torch, jax, "
+                                         "array_api_strict"):
+        anygrad.get_backend("tensorflow")
+    with pytest.raises(ValueError, match="unknown backend 'tf'"):
+        anygrad.use("tf")
+    with pytest.raises(ValueError, match="the numpy backend has only the 'cpu' device, not 'cuda'"):
+        anygrad.get_backend("numpy", "cuda")
+    with pytest.raises(TypeError, match="backend numpy:cpu has no dtype 'float99'"):
+        anygrad.zeros(2, dtype="float99", backend="numpy")
+
+
+def test_backends_are_cached_per_library_and_device():
+    assert anygrad.get_backend("torch") is anygrad.get_backend("torch", "cpu")
+    assert anygrad.get_backend("numpy") is anygrad.get_backend("numpy", "cpu")
+    strict = anygrad.get_backend("array_api_strict")
+    assert strict is anygrad.get_backend("array_api_strict", "CPU_DEVICE")
+    assert strict is not anygrad.get_backend("array_api_strict", "device1")
+    assert anygrad.get_backend(strict) is strict
+    assert repr(strict) == "Backend(array_api_strict:CPU_DEVICE)"
+
+
+def test_host_backends_say_so():
+    assert anygrad.get_backend("numpy").is_host and anygrad.get_backend("torch", "cpu").is_host
+    assert anygrad.get_backend("array_api_strict").is_host
+    assert not anygrad.get_backend("array_api_strict", "device1").is_host  # the stand-in for a GPU
+
+
+# --- random numbers ------------------------------------------------------------------------------------
+def test_manual_seed_gives_identical_random_tensors_on_every_backend(backend):
+    def draw():
+        anygrad.manual_seed(1234)
+        return (values(anygrad.randn(3, 4)), values(anygrad.rand(5, dtype="float64")),
+                values(anygrad.randint(0, 10, (6,))))
+
+    with anygrad.backend("numpy"):
+        expected = draw()
+    for got, want in zip(draw(), expected, strict=True):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_manual_seed_repeats_and_different_seeds_differ():
+    anygrad.manual_seed(7)
+    first = values(anygrad.randn(8))
+    anygrad.manual_seed(7)
+    np.testing.assert_array_equal(values(anygrad.randn(8)), first)
+    anygrad.manual_seed(8)
+    assert not np.array_equal(values(anygrad.randn(8)), first)
+
+
+def test_device_uniform_samples_lie_in_the_unit_interval_on_the_device(backend):
+    sample = backend.uniform((1000,), "float32")
+    t = anygrad.tensor(sample)
+    assert t._backend is backend and values(t).dtype == np.float32
+    assert np.all((values(t) >= 0) & (values(t) < 1)) and 0.4 < values(t).mean() < 0.6
+
+
+# --- host transfer and scatter-add -------------------------------------------------------------------------
+def test_to_host_and_from_host_round_trip(backend):
+    host = np.arange(6.0).reshape(2, 3)
+    array = backend.from_host(host, "float64")
+    back = backend.to_host(array)
+    assert isinstance(back, np.ndarray)
+    np.testing.assert_array_equal(back, host)
+    reversed_columns = backend.from_host(host[:, ::-1])  # negative strides (torch's DLPack import aborts on them)
+    np.testing.assert_array_equal(backend.to_host(reversed_columns), host[:, ::-1])
+
+
+def test_scatter_add_accumulates_repeated_positions(backend):
+    xp = backend.xp
+    positions = backend.from_host(np.array([0, 2, 2, 4, 0, 2]))
+    added = backend.from_host(np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    result = scatter_add(xp, 5, positions, added)
+    np.testing.assert_array_equal(backend.to_host(result), [6.0, 0.0, 11.0, 0.0, 4.0])
+    assert anygrad.tensor(result)._backend is backend
+
+
+def test_synchronize_returns_once_queued_work_is_done(backend):
+    anygrad.synchronize()  # the default backend: the fixture's
+    anygrad.synchronize(backend.name, backend.device)
