@@ -9,6 +9,13 @@ The per-epoch loop never reads a device value per step (``float(loss)`` on a GPU
 the whole queue): the loss sum and the count of correct predictions stay on the device,
 and each epoch ends with one read of a three-number vector. The data set is placed on
 the device once; the DataLoader cuts batches there.
+
+With ``distributed=True`` (``anygrad train --distributed``, launched by ``mpiexec -n 4
+python -m mpi4py -m anygrad train --distributed ...``) every MPI rank trains a copy of
+the model on its shard of the training set and the gradients are averaged over the ranks
+with one fused allreduce per step (:mod:`anygrad.distributed`): the ranks take the steps
+one process would take with ``world_size`` times the batch size. Only rank 0 prints and
+writes files.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from anygrad import distributed as dist
 from anygrad import ops
 from anygrad.backend import BACKEND_NAMES, Backend, get_backend, manual_seed, use
 from anygrad.checkpoint import save
@@ -129,6 +137,11 @@ class TrainConfig:
     ``hidden`` may be given as ``"256,128"``; ``lr=None`` picks the optimizer's default
     (:data:`DEFAULT_LR`); ``out=None`` writes no files; ``limit`` keeps only the first
     ``limit`` training and test samples. ``optimizer`` "momentum" is SGD with ``momentum``.
+
+    ``distributed=True`` trains data-parallel on the ranks of an MPI job (it calls
+    :func:`anygrad.distributed.init`): ``batch_size`` is then per rank, each step averages
+    the gradients of ``world_size * batch_size`` samples, and only rank 0 prints and
+    writes to ``out``. Give every rank the same settings.
     """
 
     data: str = "fashion-mnist"
@@ -152,6 +165,7 @@ class TrainConfig:
     plots: bool = True
     progress: bool = True
     verbose: bool = True
+    distributed: bool = False
 
     def __post_init__(self) -> None:
         parse_data(self.data)
@@ -176,6 +190,8 @@ class TrainConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if not isinstance(self.distributed, bool):
+            raise ValueError(f"distributed must be True or False, got {self.distributed!r}")
         if self.out is not None:
             self.out = os.fspath(self.out)
 
@@ -293,15 +309,22 @@ def train_one_epoch(model: Module, loader: DataLoader, optimizer: Optimizer, pro
     the fused loss op is called directly, without the per-call range check of
     ``nn.functional.cross_entropy``, which reads a flag back from the device. ``progress``
     is an optional callable told after each step (a tqdm bar's ``update``).
+
+    ``model`` may be a :class:`~anygrad.distributed.DistributedDataParallel`: each step
+    then averages the gradients over the ranks (one fused allreduce) before the optimizer
+    step. The returned sum stays this rank's own.
     """
     model.train()
     backend = loader.backend
     xp = backend.xp
+    average_gradients = model.all_reduce_gradients if isinstance(model, dist.DistributedDataParallel) else None
     total = xp.zeros((), dtype=xp.float64, device=backend.device)
     for images, labels in loader:
         loss = ops.cross_entropy(model(images), labels)
         optimizer.zero_grad()
         loss.backward()
+        if average_gradients is not None:
+            average_gradients()
         optimizer.step()
         # Raw arrays: outside the graph, nothing to detach; the batch size is host metadata.
         total = total + xp.astype(loss.data, xp.float64) * labels.shape[0]
@@ -369,7 +392,12 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, **overrides: An
 
 
 def _run(config: TrainConfig) -> dict[str, Any]:
-    if config.out is not None and config.plots:
+    if config.distributed:
+        # First, so that from here on an error on any rank ends every rank (MPI_Abort).
+        dist.init()
+    world_size = dist.get_world_size() if config.distributed else 1
+    main_process = not config.distributed or dist.is_main_process()
+    if config.out is not None and config.plots and main_process:
         from anygrad import plots
 
         plots.require_matplotlib()
@@ -379,25 +407,45 @@ def _run(config: TrainConfig) -> dict[str, Any]:
     manual_seed(config.seed)
     data = load_data(config)
     model = make_model(config, data.train.arrays[0].shape[1], data.classes, backend)
+    train_set = data.train
+    trainee: Module = model
+    if config.distributed:
+        trainee = dist.DistributedDataParallel(model)  # rank 0's weights on every rank
+        train_set = dist.shard_dataset(train_set)  # on the host: only this rank's share goes to the device
+        if dist.get_rank() > 0:
+            # Its own dropout masks (rank 0 keeps the one-process stream): ranks drawing the
+            # same masks for different samples would drop the same units everywhere.
+            manual_seed(config.seed + dist.get_rank() * 2**32)
     optimizer = make_optimizer(config, model.parameters())
     scheduler = make_scheduler(config, optimizer)
-    # The data set goes to the device once; batches are then cut there.
-    train_loader = DataLoader(data.train.to(backend), batch_size=config.batch_size, shuffle=True, seed=config.seed,
+    # The data set goes to the device once; batches are then cut there. In a distributed
+    # run every rank shuffles its shard with the same seed, so all take the same number of steps.
+    train_loader = DataLoader(train_set.to(backend), batch_size=config.batch_size, shuffle=True, seed=config.seed,
                               backend=backend)
+    # Every rank evaluates the whole test set (the weights are the same everywhere): no collective.
     test_loader = DataLoader(data.test.to(backend), batch_size=config.eval_batch_size, backend=backend)
     xp = backend.xp
-    say = _printer(config.verbose, tqdm)
+    say = _printer(config.verbose and main_process, tqdm)
+    parallel = ""
+    if config.distributed:
+        ranks = f"{world_size} rank" + ("s" if world_size > 1 else "")
+        parallel = (f", data-parallel on {ranks} ({len(train_set)} samples and batches of "
+                    f"{config.batch_size} each, transport {dist.select_transport(backend)})")
     say(f"anygrad train: {data.name} ({len(data.train)} train / {len(data.test)} test samples), "
-        f"{backend.label}, {_parameter_count(model)} parameters\n{model!r}")
+        f"{backend.label}{parallel}, {_parameter_count(model)} parameters\n{model!r}")
 
+    # Shards are padded to equal lengths, so the ranks' loss sums cover this many samples.
+    trained_samples = len(train_set) * world_size
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         lr = float(optimizer.param_groups[0]["lr"])
         epoch_started = time.perf_counter()
         with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
-                  disable=not config.progress, file=sys.stderr) as bar:
-            train_sum = train_one_epoch(model, train_loader, optimizer, progress=bar.update)
+                  disable=not (config.progress and main_process), file=sys.stderr) as bar:
+            train_sum = train_one_epoch(trainee, train_loader, optimizer, progress=bar.update)
+        if config.distributed:
+            train_sum = dist.all_reduce(train_sum)  # one collective per epoch, not per step
         evaluation = evaluate(model, test_loader)
         # The one device read of the epoch (it also waits for the queued work, so the time is honest).
         totals = backend.to_host(xp.stack([train_sum.data, evaluation.loss_sum.data,
@@ -408,7 +456,7 @@ def _run(config: TrainConfig) -> dict[str, Any]:
         record = {
             "epoch": epoch,
             "lr": lr,
-            "train_loss": float(totals[0]) / max(len(data.train), 1),
+            "train_loss": float(totals[0]) / max(trained_samples, 1),
             "test_loss": float(totals[1]) / max(len(data.test), 1),
             "test_accuracy": float(totals[2]) / max(len(data.test), 1),
             "seconds": seconds,
@@ -422,8 +470,18 @@ def _run(config: TrainConfig) -> dict[str, Any]:
     test_labels = data.test.arrays[1]
     confusion = np.bincount(test_labels * data.classes + predictions,
                             minlength=data.classes * data.classes).reshape(data.classes, data.classes)
-    metrics = _metrics(config, data, model, backend, len(train_loader), history, total_seconds, confusion)
-    if config.out is not None:
+    parallel_metrics = None
+    if isinstance(trainee, dist.DistributedDataParallel):
+        parallel_metrics = {
+            "world_size": world_size,
+            "transport": dist.select_transport(backend),
+            "train_samples_per_rank": len(train_set),
+            "allreduce_steps": trainee.allreduce_steps,
+            "mean_allreduce_seconds": trainee.mean_allreduce_seconds,
+        }
+    metrics = _metrics(config, data, model, backend, len(train_loader), history, total_seconds, confusion,
+                       parallel_metrics)
+    if config.out is not None and main_process:
         _write_outputs(config, data, model, metrics, predictions, say)
     return metrics
 
@@ -454,7 +512,8 @@ def _versions(backend: Backend) -> dict[str, str]:
 
 
 def _metrics(config: TrainConfig, data: Data, model: Module, backend: Backend, steps_per_epoch: int,
-             history: list[dict[str, Any]], total_seconds: float, confusion: np.ndarray) -> dict[str, Any]:
+             history: list[dict[str, Any]], total_seconds: float, confusion: np.ndarray,
+             parallel: dict[str, Any] | None) -> dict[str, Any]:
     def column(key: str) -> list[Any]:
         return [record[key] for record in history]
 
@@ -476,6 +535,8 @@ def _metrics(config: TrainConfig, data: Data, model: Module, backend: Backend, s
         },
         "model": repr(model),
         "parameters": _parameter_count(model),
+        "world_size": 1 if parallel is None else parallel["world_size"],
+        "distributed": parallel,  # None for one process
         "steps_per_epoch": steps_per_epoch,
         "epochs": history,
         "train_loss": column("train_loss"),
