@@ -388,8 +388,9 @@ class _RandomState:
         self.devices: dict[str, Any] = {}
 
 
+# Until manual_seed is called, every context shares one unseeded state, like torch's default generator.
 _RANDOM: contextvars.ContextVar[_RandomState] = contextvars.ContextVar(
-    "anygrad_random", default=_RandomState(None)
+    "anygrad_random", default=_RandomState(None)  # noqa: B039
 )
 
 
