@@ -1,0 +1,161 @@
+"""The engines anygrad is measured against, and which engines a run uses.
+
+``numpy-hand``: the MLP's forward and backward written by hand in NumPy, no autograd:
+the floor for any Python engine on NumPy. ``torch`` / ``torch-cuda``: PyTorch eager
+(nn.Sequential, F.cross_entropy, optim.SGD), as a PyTorch user writes the step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import anygrad
+from bench.workload import AnygradEngine, Engine, Workload
+
+PEER_NAMES = ("numpy-hand", "torch", "torch-cuda")
+
+
+class NumpyHandEngine(Engine):
+    """The step by hand in NumPy: in-place updates, no graph, and at batch 1 the weight
+    gradient as a broadcast outer product (a K=1 GEMM is several times slower in BLAS)."""
+
+    name = "numpy-hand"
+
+    def __init__(self, workload: Workload) -> None:
+        super().__init__(workload)
+        self.backend = anygrad.get_backend("numpy")
+        self.params: list[np.ndarray] = []
+
+    def load(self, weights: list[np.ndarray], batches: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.params = [w.copy() for w in weights]
+        self._batches = [(np.ascontiguousarray(x), np.ascontiguousarray(y)) for x, y in batches]
+        self.rows = np.arange(len(batches[0][1]))
+        self._next = 0
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        params, rows, lr = self.params, self.rows, self.workload.lr
+        batch = len(y)
+        activations = [x]
+        h = x
+        for i in range(0, len(params) - 2, 2):
+            h = h @ params[i].T
+            h += params[i + 1]
+            np.maximum(h, 0.0, out=h)
+            activations.append(h)
+        logits = h @ params[-2].T
+        logits += params[-1]
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        total = probs.sum(axis=1, keepdims=True)
+        loss = np.log(total[:, 0]).mean() - logits[rows, y].mean()
+        probs /= total
+        probs[rows, y] -= 1.0
+        probs *= 1.0 / batch
+        g = probs
+        for layer in range(len(params) // 2 - 1, -1, -1):
+            weight, bias, a = params[2 * layer], params[2 * layer + 1], activations[layer]
+            grad_weight = g.T * a if batch == 1 else g.T @ a  # (out, 1) * (1, in): the outer product
+            grad_bias = g.sum(axis=0)
+            if layer:
+                g = g @ weight  # before the update: the gradient needs the old weight
+                g *= a > 0
+            grad_weight *= lr
+            weight -= grad_weight
+            grad_bias *= lr
+            bias -= grad_bias
+        return loss
+
+    def finish(self) -> None:
+        pass  # NumPy is synchronous
+
+    def weights(self) -> list[np.ndarray]:
+        return [p.copy() for p in self.params]
+
+
+class TorchEngine(Engine):
+    """PyTorch eager on ``device`` ("cpu" or "cuda")."""
+
+    def __init__(self, workload: Workload, device: str = "cpu") -> None:
+        super().__init__(workload)
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(device)
+        self.name = "torch" if self.device.type == "cpu" else f"torch-{self.device.type}"
+        self.backend = anygrad.get_backend("torch", device)
+
+    def load(self, weights: list[np.ndarray], batches: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        torch = self.torch
+        sizes = self.workload.sizes
+        layers: list[Any] = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+        self.model = torch.nn.Sequential(*layers[:-1]).to(self.device)
+        with torch.no_grad():
+            for p, w in zip(self.model.parameters(), weights, strict=True):
+                p.copy_(torch.from_numpy(w))
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.workload.lr)
+        self._batches = [(torch.from_numpy(np.ascontiguousarray(x)).to(self.device),
+                          torch.from_numpy(np.ascontiguousarray(y)).to(self.device)) for x, y in batches]
+        self._next = 0
+
+    def step(self, x: Any, y: Any) -> Any:
+        self.optimizer.zero_grad()
+        loss = self.torch.nn.functional.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+    def finish(self) -> None:
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize(self.device)
+
+    def weights(self) -> list[np.ndarray]:
+        return [p.detach().cpu().numpy().copy() for p in self.model.parameters()]
+
+
+def make_peer(name: str, workload: Workload) -> Engine:
+    """The peer engine called ``name`` (one of PEER_NAMES)."""
+    if name == "numpy-hand":
+        return NumpyHandEngine(workload)
+    if name == "torch":
+        return TorchEngine(workload, "cpu")
+    if name == "torch-cuda":
+        return TorchEngine(workload, "cuda")
+    raise ValueError(f"make_peer: unknown peer {name!r}; known peers: {', '.join(PEER_NAMES)}")
+
+
+# --- which engines run ---------------------------------------------------------------------------
+def _torch_cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def default_backends() -> list[str]:
+    """Every anygrad backend that runs here except array_api_strict (a conformance checker,
+    not a fast library), plus PyTorch on CUDA where there is a GPU."""
+    names = [name for name in anygrad.available_backends() if name != "array_api_strict"]
+    return names + (["torch:cuda"] if _torch_cuda_available() else [])
+
+
+def default_peers() -> list[str]:
+    """numpy-hand, plus PyTorch where installed, on CUDA too where there is a GPU."""
+    peers = ["numpy-hand"]
+    if "torch" in anygrad.available_backends():
+        peers.append("torch")
+    return peers + (["torch-cuda"] if _torch_cuda_available() else [])
+
+
+def make_engines(workload: Workload, backends: list[str], peers: list[str]) -> list[Engine]:
+    """anygrad on each of ``backends`` ("numpy", "torch:cuda", ...) and each peer."""
+    engines: list[Engine] = [AnygradEngine(workload, spec) for spec in backends]
+    engines += [make_peer(name, workload) for name in peers]
+    names = [engine.name for engine in engines]
+    if len(set(names)) != len(names):
+        raise ValueError(f"make_engines: an engine is named twice in {names}")
+    return engines
