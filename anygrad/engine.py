@@ -98,15 +98,19 @@ class Op:
 
     ``broadcasting`` ops may return gradients of the broadcast shape; the engine sums
     them back to each input's shape. Every other op must return exact shapes.
+    An op with ``residuals`` returns ``(out, residual)`` from its forward: intermediates
+    its VJPs reuse instead of recomputing; its VJPs then get ``(out, residual)`` as ``out``.
     """
 
-    __slots__ = ("name", "forward", "broadcasting", "differentiable", "vjps", "vjp_argnum", "defaults")
+    __slots__ = ("name", "forward", "broadcasting", "differentiable", "residuals", "vjps", "vjp_argnum", "defaults")
 
-    def __init__(self, forward: Callable[..., Any], *, broadcasting: bool, differentiable: bool) -> None:
+    def __init__(self, forward: Callable[..., Any], *, broadcasting: bool, differentiable: bool,
+                 residuals: bool = False) -> None:
         self.name = forward.__name__
         self.forward = forward
         self.broadcasting = broadcasting
         self.differentiable = differentiable
+        self.residuals = residuals
         self.vjps: tuple[Callable[..., Any] | None, ...] = ()
         self.vjp_argnum: Callable[..., Any] | None = None
         # Params the caller left out still reach the VJPs: they take every param by name.
@@ -128,14 +132,6 @@ class Op:
         """One VJP for all inputs of a variadic op: ``vjp(xp, i, g, out, *arrays, **params)``."""
         self.vjp_argnum = vjp
         return vjp
-
-    def input_vjp(self, i: int, xp: Any, g: Any, node: Node) -> Any:
-        if self.vjp_argnum is not None:
-            return self.vjp_argnum(xp, i, g, node.out, *node.arrays, **node.params)
-        vjp = self.vjps[i] if i < len(self.vjps) else None
-        if vjp is None:
-            raise RuntimeError(f"anygrad.{self.name}: input {i} is not differentiable")
-        return vjp(xp, g, node.out, *node.arrays, **node.params)
 
     def __call__(self, *args: Any, **params: Any) -> Tensor:
         backend = None
@@ -162,19 +158,22 @@ class Op:
         if self.defaults:
             params = {**self.defaults, **params}
         try:
-            out = self.forward(backend.xp, *arrays, **params)
+            saved = out = self.forward(backend.xp, *arrays, **params)
         except Exception as exc:
             raise _op_error(self, args, params, exc) from exc
+        if self.residuals:
+            out = saved[0]
         if requires_grad and self.differentiable and _GRAD_ENABLED.get():
-            return Tensor._wrap(out, backend, Node(self, args, arrays, params, out))
+            return Tensor._wrap(out, backend, Node(self, args, arrays, params, saved))
         return Tensor._wrap(out, backend, None)
 
 
-def op(*, broadcasting: bool = False, differentiable: bool = True) -> Callable[[Callable[..., Any]], Op]:
+def op(*, broadcasting: bool = False, differentiable: bool = True,
+       residuals: bool = False) -> Callable[[Callable[..., Any]], Op]:
     """Decorator turning a forward function into an :class:`Op`."""
 
     def make(forward: Callable[..., Any]) -> Op:
-        return Op(forward, broadcasting=broadcasting, differentiable=differentiable)
+        return Op(forward, broadcasting=broadcasting, differentiable=differentiable, residuals=residuals)
 
     return make
 
@@ -280,11 +279,18 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
 
 
 def _propagate(xp: Any, node: Node, g: Any, grads: dict[int, Any]) -> None:
-    op = node.op
+    op, out, arrays, params = node.op, node.out, node.arrays, node.params
+    vjps, vjp_argnum = op.vjps, op.vjp_argnum
     for i, arg in enumerate(node.inputs):
         if not (isinstance(arg, Tensor) and arg.requires_grad):
             continue
-        arg_grad = op.input_vjp(i, xp, g, node)
+        if vjp_argnum is not None:
+            arg_grad = vjp_argnum(xp, i, g, out, *arrays, **params)
+        else:
+            vjp = vjps[i] if i < len(vjps) else None
+            if vjp is None:
+                raise RuntimeError(f"anygrad.{op.name}: input {i} is not differentiable")
+            arg_grad = vjp(xp, g, out, *arrays, **params)
         if arg_grad is None:
             continue
         expected = arg.data.shape

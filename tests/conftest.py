@@ -3,7 +3,7 @@
 Select a subset with ``--backend numpy,torch`` or ``ANYGRAD_TEST_BACKENDS=numpy,torch``.
 Names: numpy, strict (array_api_strict on its default device), strict-device1 (a fake
 second device: catches arrays created on the wrong device, the GPU bug CPU CI can see),
-torch (CPU), jax, cupy and torch-cuda (GPU, marker ``gpu``).
+torch (CPU), jax, cupy and torch-cuda (GPU, marker ``gpu``; by default only where a GPU is present).
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def selected_backends(config: pytest.Config) -> list[str]:
     unknown = sorted(set(chosen) - set(MATRIX))
     if unknown:
         raise pytest.UsageError(f"unknown backend(s) {unknown}; choose from {list(MATRIX)}")
-    return chosen or list(MATRIX)
+    # By default the GPU entries join only where they can run; asked for by name, they skip with a reason.
+    return chosen or [name for name in MATRIX if not MATRIX[name][2] or _runnable(name) is None]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
