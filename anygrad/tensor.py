@@ -9,7 +9,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from anygrad.backend import Backend, backend_of_array, get_backend, get_default_backend, host_generator
+from anygrad.backend import Backend, backend_of_array, dtype_is, get_backend, get_default_backend, host_generator
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "randint", "zeros_like", "ones_like"]
 
@@ -81,15 +81,16 @@ class Tensor:
         return self._node is None
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and not self._is_floating():
+        if requires_grad and not self.is_floating_point():
             raise TypeError(f"only floating-point tensors can require grad, not dtype {self.dtype}")
         if not self.is_leaf and not requires_grad:
             raise RuntimeError("requires_grad_(False) is only allowed on leaves; use .detach()")
         self.requires_grad = requires_grad
         return self
 
-    def _is_floating(self) -> bool:
-        return self.xp.isdtype(self.dtype, "real floating")
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is a real floating-point type."""
+        return dtype_is(self._backend.xp, self.data.dtype, "real floating")
 
     # --- conversion ---------------------------------------------------------------------
     def detach(self) -> Tensor:
@@ -119,7 +120,7 @@ class Tensor:
         return bool(self.item())
 
     def __index__(self) -> int:
-        if not self.xp.isdtype(self.dtype, "integral"):
+        if not dtype_is(self._backend.xp, self.data.dtype, "integral"):
             raise TypeError(f"only integer tensors can be used as an index, not dtype {self.dtype}")
         return int(self.item())
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from anygrad import ops
+from anygrad.backend import dtype_is
 from anygrad.tensor import Tensor
 
 __all__ = [
@@ -109,7 +110,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """
     _check_tensor("one_hot", "tensor", tensor)
     xp = tensor.xp
-    if not xp.isdtype(tensor.dtype, "integral"):
+    if not dtype_is(xp, tensor.dtype, "integral"):
         raise TypeError(f"anygrad.nn.functional.one_hot: needs integer class indices, got dtype {tensor.dtype}")
     if num_classes == -1:
         num_classes = int(xp.max(tensor.data)) + 1 if tensor.size else 0
@@ -131,7 +132,7 @@ def _check_tensor(name: str, what: str, value: Any) -> Tensor:
 
 
 def _is_floating(tensor: Tensor) -> bool:
-    return tensor.xp.isdtype(tensor.dtype, "real floating")
+    return tensor.is_floating_point()
 
 
 def _check_floating(name: str, what: str, tensor: Tensor) -> None:
@@ -187,6 +188,8 @@ def _check_class_range(name: str, target: Tensor, classes: int, ignore_index: in
     xp = target.xp
     t = target.data
     outside = xp.logical_or(t < 0, t >= classes)
+    if not bool(xp.any(outside)):
+        return
     if ignore_index is not None and not 0 <= ignore_index < classes:
         outside = xp.logical_and(outside, t != ignore_index)
     if bool(xp.any(outside)):
@@ -220,7 +223,7 @@ def _check_class_indices(name: str, input: Tensor, target: Tensor, also_probabil
             f"input of shape {input.shape}: class indices need shape {expected} and an integer dtype"
             + (probabilities if also_probabilities else "")
         )
-    if not target.xp.isdtype(target.dtype, "integral"):
+    if not dtype_is(target.xp, target.dtype, "integral"):
         raise TypeError(
             f"anygrad.nn.functional.{name}: target of shape {target.shape} must hold class indices (an integer "
             f"dtype), got {target.dtype}; convert with target.astype('int64')"

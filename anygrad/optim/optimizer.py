@@ -89,7 +89,7 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError(f"{self._name}: param {i} is not a leaf tensor (it was computed from other "
                                  "tensors); optimize the leaves, such as a model's parameters")
-            if not p._is_floating():
+            if not p.is_floating_point():
                 raise TypeError(f"{self._name}: can only optimize floating-point tensors, but param {i} has "
                                 f"dtype {p.dtype}")
             if id(p) in seen:
