@@ -91,3 +91,14 @@ def torch():
 def pytest_report_header(config: pytest.Config) -> str:
     runnable = [name for name in selected_backends(config) if _runnable(name) is None]
     return f"anygrad backends under test: {', '.join(runnable)}; installed: {anygrad.available_backends()}"
+
+
+@pytest.fixture(params=[pytest.param(name, id=name, marks=pytest.mark.gpu) for name in MATRIX if MATRIX[name][2]])
+def gpu_backend(request: pytest.FixtureRequest):
+    """A GPU backend (cupy, torch-cuda), made the default; skips where none can run."""
+    reason = _runnable(request.param)
+    if reason is not None:
+        pytest.skip(reason)
+    name, device, _ = MATRIX[request.param]
+    with anygrad.backend(name, device) as chosen:
+        yield chosen
