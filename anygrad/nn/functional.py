@@ -216,19 +216,22 @@ def _batch_shape(input: Tensor) -> tuple[int, ...]:  # noqa: A002
 
 def _check_class_indices(name: str, input: Tensor, target: Tensor, also_probabilities: bool) -> None:  # noqa: A002
     expected = _batch_shape(input)
-    probabilities = f"; or class probabilities: a float dtype and the input's shape {input.shape}"
     if target.shape != expected:
         raise ValueError(
             f"anygrad.nn.functional.{name}: target of shape {target.shape} and dtype {target.dtype} does not fit "
             f"input of shape {input.shape}: class indices need shape {expected} and an integer dtype"
-            + (probabilities if also_probabilities else "")
+            + _probabilities_hint(input, also_probabilities)
         )
     if not dtype_is(target.xp, target.dtype, "integral"):
         raise TypeError(
             f"anygrad.nn.functional.{name}: target of shape {target.shape} must hold class indices (an integer "
             f"dtype), got {target.dtype}; convert with target.astype('int64')"
-            + (probabilities if also_probabilities else "")
+            + _probabilities_hint(input, also_probabilities)
         )
+
+
+def _probabilities_hint(input: Tensor, also_probabilities: bool) -> str:  # noqa: A002
+    return f"; or class probabilities: a float dtype and the input's shape {input.shape}" if also_probabilities else ""
 
 
 def _class_rows(x: Tensor) -> Tensor:
