@@ -11,18 +11,13 @@ are skipped when mpi4py or mpiexec is missing (``pip install 'anygrad[dist]'``).
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import signal
-import subprocess
 import sys
-import time
 import types
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi_jobs import needs_mpi, run_job
 
 import anygrad
 from anygrad import distributed as dist
@@ -477,48 +472,11 @@ def test_shuffled_shard_loaders_with_one_seed_draw_the_same_permutation_on_every
 
 
 # --- real MPI jobs -------------------------------------------------------------------------------------------
-def _mpiexec() -> str | None:
-    beside_python = Path(sys.executable).with_name("mpiexec")
-    return str(beside_python) if beside_python.exists() else shutil.which("mpiexec")
-
-
-def _why_no_mpi() -> str | None:
-    if importlib.util.find_spec("mpi4py") is None:
-        return "mpi4py is not installed (pip install 'anygrad[dist]')"
-    if _mpiexec() is None:
-        return "no mpiexec next to the Python interpreter or on PATH (pip install 'anygrad[dist]' brings MPICH's)"
-    return None
-
-
-needs_mpi = pytest.mark.skipif(_why_no_mpi() is not None, reason=_why_no_mpi() or "")
-
-
-@cache
-def _mpiexec_flags() -> tuple[str, ...]:
-    """Open MPI refuses more ranks than cores (and root) unless told; MPICH's Hydra needs nothing."""
-    version = subprocess.run([_mpiexec(), "--version"], capture_output=True, text=True, timeout=30).stdout
-    if "Open MPI" in version or "OpenRTE" in version:
-        return ("--oversubscribe", "--allow-run-as-root")
-    return ()
-
-
 def launch(ranks: int, script_args: list[str], with_mpi4py_module: bool = True, timeout: float = 120.0
            ) -> tuple[int, str, float]:
-    """Run ``mpiexec -n ranks python [-m mpi4py] script_args``; returns (exit code, output, seconds).
-    A job still running after ``timeout`` is killed with all its ranks and fails the test."""
+    """Run ``mpiexec -n ranks python [-m mpi4py] script_args``; returns (exit code, output, seconds)."""
     python = [sys.executable, "-m", "mpi4py"] if with_mpi4py_module else [sys.executable]
-    command = [_mpiexec(), *_mpiexec_flags(), "-n", str(ranks), *python, *script_args]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    start = time.monotonic()
-    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
-                           start_new_session=True)  # its own process group: a hung job is killed whole
-    try:
-        output, _ = job.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(job.pid, signal.SIGKILL)
-        output, _ = job.communicate()
-        pytest.fail(f"{' '.join(command)} still ran after {timeout} s (a hang); output:\n{output}")
-    return job.returncode, output, time.monotonic() - start
+    return run_job(["-n", str(ranks), *python, *script_args], timeout=timeout)
 
 
 # name -> (ranks, worker options)

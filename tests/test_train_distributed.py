@@ -11,19 +11,14 @@ batches; they are skipped when mpi4py or mpiexec is missing (``pip install 'anyg
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import shutil
-import signal
-import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi_jobs import needs_mpi, run_job
 
 import anygrad
 from anygrad import cli
@@ -277,43 +272,13 @@ def test_command_without_mpi4py_says_how_to_install_it(monkeypatch, capsys):
 
 
 # --- real MPI jobs -------------------------------------------------------------------------------------
-def _mpiexec() -> str | None:
-    beside_python = Path(sys.executable).with_name("mpiexec")
-    return str(beside_python) if beside_python.exists() else shutil.which("mpiexec")
-
-
-def _why_no_mpi() -> str | None:
-    if importlib.util.find_spec("mpi4py") is None:
-        return "mpi4py is not installed (pip install 'anygrad[dist]')"
-    if _mpiexec() is None:
-        return "no mpiexec next to the Python interpreter or on PATH (pip install 'anygrad[dist]' brings MPICH's)"
-    return None
-
-
-needs_mpi = pytest.mark.skipif(_why_no_mpi() is not None, reason=_why_no_mpi() or "")
-
-
 def launch(programs: list[list[str]], cwd: Path, timeout: float = 120.0) -> tuple[int, str, float]:
     """Run an MPI job of one rank per entry of ``programs`` (each a command line; MPMD
-    syntax ``mpiexec -n 1 A : -n 1 B``); returns (exit code, output, seconds). A job still
-    running after ``timeout`` is killed with all its ranks and fails the test."""
-    version = subprocess.run([_mpiexec(), "--version"], capture_output=True, text=True, timeout=30).stdout
-    # Open MPI refuses more ranks than cores (and root) unless told; MPICH's Hydra needs nothing.
-    flags = ["--oversubscribe", "--allow-run-as-root"] if "Open MPI" in version or "OpenRTE" in version else []
-    command = [_mpiexec(), *flags]
+    syntax ``mpiexec -n 1 A : -n 1 B``); returns (exit code, output, seconds)."""
+    arguments: list[str] = []
     for i, program in enumerate(programs):
-        command += ([":"] if i else []) + ["-n", "1", *program]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    start = time.monotonic()
-    job = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           env=environment, start_new_session=True)  # its own process group: killed whole
-    try:
-        output, _ = job.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(job.pid, signal.SIGKILL)
-        output, _ = job.communicate()
-        pytest.fail(f"{' '.join(command)} still ran after {timeout} s (a hang); output:\n{output}")
-    return job.returncode, output, time.monotonic() - start
+        arguments += ([":"] if i else []) + ["-n", "1", *program]
+    return run_job(arguments, cwd=cwd, timeout=timeout)
 
 
 def command_line(settings: dict, out: str, python: tuple[str, ...] = ("-m", "mpi4py")) -> list[str]:
