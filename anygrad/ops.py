@@ -476,6 +476,24 @@ def argmin(xp, x, *, axis=None, keepdims=False):
 
 
 # --- compositions (no VJP of their own) ----------------------------------------------------------
+_concat, _stack = concat, stack  # the table's ops; the public names below also take a sequence
+
+
+def concat(*tensors: Any, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis: ``concat([a, b])`` (as ``torch.cat`` and the
+    standard take them) or ``concat(a, b)``."""
+    return _concat(*_tensor_sequence(tensors), axis=axis)
+
+
+def stack(*tensors: Any, axis: int = 0) -> Tensor:
+    """Join tensors along a new axis: ``stack([a, b])`` or ``stack(a, b)``."""
+    return _stack(*_tensor_sequence(tensors), axis=axis)
+
+
+def _tensor_sequence(tensors: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+
+
 def transpose(x: Tensor, axis0: int = -2, axis1: int = -1) -> Tensor:
     """Swap two axes."""
     axes = list(range(x.ndim))

@@ -245,3 +245,11 @@ def test_shape_methods_reshape_and_route_gradients_back(backend):
         x.squeeze(1)
     (x.reshape(3, 2) * anygrad.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
     np.testing.assert_array_equal(values(x.grad), np.arange(6.0).reshape(1, 2, 3))
+
+
+def test_concat_and_stack_take_a_sequence_like_torch_or_separate_tensors(backend):
+    a, b = anygrad.tensor([[1.0, 2.0]], requires_grad=True), anygrad.tensor([[3.0, 4.0]])
+    np.testing.assert_array_equal(anygrad.concat([a, b]).numpy(), anygrad.concat(a, b).numpy())
+    np.testing.assert_array_equal(anygrad.stack((a, b), axis=1).numpy(), np.stack([a.numpy(), b.numpy()], axis=1))
+    anygrad.concat([a, b], axis=1).sum().backward()
+    np.testing.assert_array_equal(anygrad.to_numpy(a.grad), [[1.0, 1.0]])
