@@ -303,14 +303,31 @@ def _to_backend_array(data: Any, dtype: Any, backend: Any, device: Any) -> tuple
 
 def tensor(data: Any, *, requires_grad: bool = False, dtype: Any = None, backend: Any = None,
            device: Any = None) -> Tensor:
-    """Make a Tensor from nested lists, scalars, NumPy arrays or any Array API array.
+    """Make a Tensor from nested lists, scalars, NumPy arrays or any Array API array
+    (always a copy, as ``torch.tensor`` makes).
 
     Python and NumPy data goes to ``backend``/``device`` (default: the default backend);
     an array of another library stays on its own backend and device unless one is given.
     Python floats become float32 (the default float dtype); ``dtype`` may be a name
     (``"float64"``) or the backend's dtype object.
     """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, backend=backend, device=device)
+    result = Tensor(data, requires_grad=requires_grad, dtype=dtype, backend=backend, device=device)
+    if _aliases(result, data):
+        # Like torch.tensor: the tensor owns its data, so an in-place optimizer step never
+        # writes into the caller's array (Parameter(t) and DataLoader batches do share).
+        result.data = result.xp.asarray(result.data, copy=True)
+    return result
+
+
+def _aliases(result: Tensor, data: Any) -> bool:
+    source = data.data if isinstance(data, Tensor) else data
+    if result.data is source:
+        return True
+    if not (isinstance(source, np.ndarray) and (result._backend.is_host or result._backend.name == "array_api_strict")):
+        return False
+    if result._backend.name == "array_api_strict":
+        return True  # NumPy underneath even on its fake devices, where to_host copies: assume shared
+    return np.may_share_memory(result._backend.to_host(result.data), source)
 
 
 def _filled(host: np.ndarray, requires_grad: bool, backend: Any, device: Any, dtype: Any) -> Tensor:

@@ -253,3 +253,13 @@ def test_concat_and_stack_take_a_sequence_like_torch_or_separate_tensors(backend
     np.testing.assert_array_equal(anygrad.stack((a, b), axis=1).numpy(), np.stack([a.numpy(), b.numpy()], axis=1))
     anygrad.concat([a, b], axis=1).sum().backward()
     np.testing.assert_array_equal(anygrad.to_numpy(a.grad), [[1.0, 1.0]])
+
+
+def test_tensor_copies_its_data_so_in_place_updates_never_reach_the_callers_array(backend):
+    host = np.array([1.0, 2.0], dtype=np.float32)
+    made = anygrad.tensor(host)
+    host[0] = 9.0
+    np.testing.assert_array_equal(made.numpy(), [1.0, 2.0])
+    again = anygrad.tensor(made)
+    assert again.data is not made.data
+    np.testing.assert_array_equal(again.numpy(), [1.0, 2.0])
