@@ -219,7 +219,8 @@ def sum_to(xp: Any, grad: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors that need a gradient, outputs before inputs, without recursion."""
+    """The non-leaf tensors ``root`` depends on, outputs before inputs, without recursion.
+    Leaves are left out: their gradients are accumulated as soon as they are computed."""
     order: list[Tensor] = []
     visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
@@ -228,12 +229,14 @@ def _topological_order(root: Tensor) -> list[Tensor]:
         if inputs_done:
             order.append(tensor)
             continue
+        # Marked when expanded, not when pushed: a tensor pushed early by one consumer must
+        # still come after a later consumer that is expanded first.
         if id(tensor) in visited:
             continue
         visited.add(id(tensor))
         stack.append((tensor, True))
         node = tensor._node
-        if node is None:
+        if node is None:  # only the root can be a leaf here
             continue
         if node.arrays is None:
             raise RuntimeError(
@@ -241,7 +244,7 @@ def _topological_order(root: Tensor) -> list[Tensor]:
                 "pass retain_graph=True to the first backward to go through it twice"
             )
         for arg in node.inputs:
-            if isinstance(arg, Tensor) and arg.requires_grad and id(arg) not in visited:
+            if isinstance(arg, Tensor) and arg._node is not None and id(arg) not in visited:
                 stack.append((arg, False))
     order.reverse()
     return order
@@ -303,6 +306,9 @@ def _propagate(xp: Any, node: Node, g: Any, grads: dict[int, Any]) -> None:
             arg_grad = sum_to(xp, arg_grad, expected)
         if arg_grad.dtype != arg.data.dtype:
             arg_grad = xp.astype(arg_grad, arg.data.dtype)
+        if arg._node is None:  # a leaf: all paths into it have been walked once it is reached
+            arg.grad = arg_grad if arg.grad is None else arg.grad + arg_grad
+            continue
         key = id(arg)
         previous = grads.get(key)
         grads[key] = arg_grad if previous is None else previous + arg_grad

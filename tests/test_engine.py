@@ -348,3 +348,14 @@ def test_backward_into_an_input_the_op_does_not_differentiate_raises(backend):
     np.testing.assert_array_equal(values(x.grad), [3.0, 4.0])
     with pytest.raises(RuntimeError, match="anygrad.scaled: input 1 is not differentiable"):
         scaled(x, anygrad.tensor([3.0, 4.0], requires_grad=True)).sum().backward()
+
+
+def test_a_tensor_consumed_directly_and_through_another_consumer_gets_both_gradients(backend):
+    # r = a * x with a = 2 * x: x feeds r directly and through a. A topological order that
+    # placed x before a would drop the path through a.
+    for operands in ((lambda a, x: a * x), (lambda a, x: x * a)):
+        w = anygrad.tensor([1.5], requires_grad=True)
+        x = w * 1.0
+        a = x * 2.0
+        operands(a, x).sum().backward()
+        np.testing.assert_allclose(anygrad.to_numpy(w.grad), [4 * 1.5])  # d(2 x^2)/dw = 4 x
