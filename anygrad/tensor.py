@@ -9,7 +9,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from anygrad.backend import Backend, backend_of_array, dtype_is, get_backend, get_default_backend, host_generator
+from anygrad.backend import Backend, backend_of_array, dtype_is, get_backend, host_generator
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "randint", "zeros_like", "ones_like"]
 
@@ -378,10 +378,11 @@ def ones_like(x: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> T
 
 def arange(start: int, stop: int | None = None, step: int = 1, *, dtype: Any = None, backend: Any = None,
            device: Any = None) -> Tensor:
-    """Evenly spaced values in [start, stop) (int64 for integer arguments)."""
-    target = get_backend(backend, device)
+    """Evenly spaced values in [start, stop): int64 for integer arguments, else float32."""
     host = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    return _filled(_host_array(host.tolist() if dtype is None else host, dtype), False, target, None, dtype)
+    if dtype is None:
+        dtype = "int64" if host.dtype.kind in "iu" else "float32"
+    return _filled(host, False, backend, device, dtype)
 
 
 def randn(*shape: Any, dtype: Any = "float32", requires_grad: bool = False, backend: Any = None,
@@ -401,10 +402,6 @@ def randint(low: int, high: int, size: Any, *, dtype: Any = "int64", backend: An
             device: Any = None) -> Tensor:
     """Integers in [low, high) drawn on the host from the seeded generator."""
     return _filled(host_generator().integers(low, high, size=_shape((size,))), False, backend, device, dtype)
-
-
-def _default_backend() -> Backend:
-    return get_default_backend()
 
 
 from anygrad import ops as _ops  # noqa: E402  (ops build on Tensor)
