@@ -66,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the results and environment as JSON")
     p.add_argument("--plot", metavar="FILE", help="write a PNG plot: samples/s vs batch size, log-log")
     p.add_argument("--smoke", action="store_true", help="tiny sizes and times, for CI (seconds, not minutes)")
+    p.add_argument("--dist", action="store_true",
+                   help="instead: samples/s and allreduce time of the step data-parallel over MPI (numpy backend; "
+                   "batch size = the first of --batch-sizes per rank, default 64; needs anygrad[dist])")
+    p.add_argument("--ranks", type=_ints, default=[1, 2, 4], help="with --dist: MPI rank counts (default 1,2,4)")
     return p
 
 
@@ -159,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark from the command line; prints the tables last."""
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    if args.dist:
+        return _main_dist(args, argv)
     try:
         settings = settings_from(args)
     except ValueError as exc:
@@ -173,6 +179,24 @@ def main(argv: list[str] | None = None) -> int:
     print(report.preamble(result))
     print()
     print(report.tables(result))
+    return 0
+
+
+def _main_dist(args: argparse.Namespace, argv: list[str]) -> int:
+    """``--dist``: launch bench.dist_worker with each of --ranks; prints the table last."""
+    from bench import dist_worker
+
+    base = SMOKE if args.smoke else DEFAULTS
+    batch_size = args.batch_sizes[0] if args.batch_sizes else (8 if args.smoke else 64)
+    seconds = args.seconds if args.seconds is not None else (0.05 if args.smoke else 2.0)
+    if seconds <= 0:
+        parser().error("--seconds must be > 0")
+    result = dist_worker.launch(args.ranks, batch_size, seconds, tuple(args.hidden or base["hidden"]))
+    result["command"] = "python -m bench " + shlex.join(argv)
+    if args.json:
+        report.write_json(result, args.json)
+    print()
+    print(dist_worker.table(result))
     return 0
 
 

@@ -9,15 +9,20 @@ a quick check for CI. The main ``pytest`` run does not collect this folder
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
+import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from anygrad.data import FASHION_MNIST_DIR
 from bench.__main__ import main
+from bench.dist_worker import rank_batches
 from bench.peers import NumpyHandEngine, default_backends, default_peers, make_engines
 from bench.workload import (
     AnygradEngine,
@@ -188,6 +193,57 @@ def test_smoke_run_prints_tables_last_and_writes_json_and_plot(tmp_path, capsys)
     assert {"date", "cpu", "python", "versions", "threads"} <= set(result["environment"])
     assert result["command"].startswith("python -m bench --smoke")
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _why_no_mpi() -> str | None:
+    if importlib.util.find_spec("mpi4py") is None:
+        return "mpi4py is not installed (pip install 'anygrad[dist]')"
+    if not Path(sys.executable).with_name("mpiexec").exists() and shutil.which("mpiexec") is None:
+        return "no mpiexec next to the Python interpreter or on PATH (pip install 'anygrad[dist]' brings MPICH's)"
+    return None
+
+
+@pytest.mark.skipif(_why_no_mpi() is not None, reason=_why_no_mpi() or "")
+def test_dist_smoke_run_launches_each_rank_count_and_prints_a_table_with_the_overhead_note(tmp_path, capsys) -> None:
+    json_path = tmp_path / "dist.json"
+
+    main(["--dist", "--smoke", "--ranks", "1,2", "--json", str(json_path)])
+
+    printed = capsys.readouterr().out
+    lines = printed.rstrip().splitlines()
+    assert lines[-1].startswith("note: 2 ranks on ")  # the note closes the output
+    assert "ranks  samples/s (total)    per rank  allreduce ms/step  transport" in printed
+    result = json.loads(json_path.read_text())
+    assert result["settings"] == {"ranks": [1, 2], "batch_size_per_rank": 8, "seconds": 0.05, "hidden": [32],
+                                  "backend": "numpy", "blas_threads_per_rank": 1}
+    assert [run["ranks"] for run in result["runs"]] == [1, 2]
+    for run in result["runs"]:
+        assert run["transport"] == "mpi" and run["collectives_per_step"] == 1.0 and run["steps"] >= 3
+        assert run["samples_per_s"] == pytest.approx(run["samples_per_s_per_rank"] * run["ranks"])
+        assert run["samples_per_s"] == pytest.approx(run["ranks"] * 8 * run["steps"] / run["seconds"])
+        assert run["allreduce_ms_per_step"] > 0 and math.isfinite(run["last_loss"])
+        assert f"{run['ranks']:>5}  {run['samples_per_s']:>17,.0f}" in printed
+    assert result["command"] == f"python -m bench --dist --smoke --ranks 1,2 --json {json_path}"
+
+
+def test_dist_overhead_note_is_printed_when_ranks_outnumber_cores() -> None:
+    from bench.dist_worker import table
+
+    run = {"ranks": 4, "samples_per_s": 100.0, "samples_per_s_per_rank": 25.0, "allreduce_ms_per_step": 0.5,
+           "transport": "mpi"}
+    result = {"settings": {"batch_size_per_rank": 64, "hidden": [128, 128]}, "cpus_usable": 2, "runs": [run]}
+    assert table(result).splitlines()[-1] == (
+        "note: 4 ranks on 2 usable CPU cores: with fewer cores than ranks the ranks share cores, so this measures "
+        "the overhead of data parallelism (allreduce, synchronization), not its speedup.")
+
+
+def test_dist_rank_batches_split_the_pool_between_ranks_without_overlap() -> None:
+    images, _ = WORKLOAD.pool()
+    for rank in range(4):
+        batches = rank_batches(WORKLOAD, 64, rank, 4)
+        assert len(batches) == 16 and all(x.shape == (64, 784) and y.shape == (64,) for x, y in batches)
+        # Rank r trains on rows r, r + 4, ...: the four ranks together see the pool once.
+        np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), images[rank::4])
 
 
 def test_command_line_rejects_an_unknown_peer(capsys) -> None:
