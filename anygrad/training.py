@@ -306,8 +306,8 @@ def train_one_epoch(model: Module, loader: DataLoader, optimizer: Optimizer, pro
     losses as a 0-d float64 Tensor on the device, unread (read it once: ``float(total)``).
 
     The labels must already be valid class indices (:func:`load_data` checks them once):
-    the fused loss op is called directly, without the per-call range check of
-    ``nn.functional.cross_entropy``, which reads a flag back from the device. ``progress``
+    the fused loss op is called directly, without the per-call range check that
+    ``nn.functional.cross_entropy`` makes on host arrays (a value read every step). ``progress``
     is an optional callable told after each step (a tqdm bar's ``update``).
 
     ``model`` may be a :class:`~anygrad.distributed.DistributedDataParallel`: each step
