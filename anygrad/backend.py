@@ -88,7 +88,11 @@ def _normalize_device(name: str, xp: Any, device: Any) -> Any:
     if name == "torch":
         import torch
 
-        return torch.device("cpu" if device is None else device)
+        device = torch.device("cpu" if device is None else device)
+        if device.type == "cuda" and device.index is None:
+            # "cuda" and the "cuda:0" its arrays report must name one Backend.
+            device = torch.device("cuda", torch.cuda.current_device())
+        return device
     if name == "cupy":
         import cupy
 

@@ -115,3 +115,11 @@ def test_dropout_masks_come_from_the_device_generator_and_follow_the_seed(gpu_ba
     np.testing.assert_array_equal(first.numpy(), again.numpy())
     assert not np.array_equal(first.numpy(), second.numpy())
     assert abs(float((first.numpy() == 0).mean()) - 0.5) < 0.02
+
+
+def test_a_device_named_without_an_index_is_the_device_its_arrays_report(gpu_backend):
+    from anygrad.backend import backend_of_array
+
+    made = anygrad.ones(2)  # on the fixture's backend, named "cuda" or by default
+    assert backend_of_array(made.data) is made._backend
+    (made + anygrad.tensor(made.data)).sum()  # no device-mixing error between the two spellings
