@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import shutil
@@ -31,7 +30,7 @@ import numpy as np
 import anygrad
 from anygrad import distributed as dist
 from anygrad import nn, optim
-from bench.workload import Workload
+from bench.workload import Workload, cut_batches
 
 WARMUP_STEPS = 3
 #: Printed with every table: ranks sharing too few cores compete for them.
@@ -45,13 +44,7 @@ def rank_batches(workload: Workload, batch_size: int, rank: int, world_size: int
     ``batch_size`` (tiled when the share is smaller than two batches), at most 64 batches."""
     images, labels = workload.pool()
     index = dist.shard_indices(len(images), rank, world_size)
-    images, labels = images[index], labels[index]
-    if batch_size * 2 > len(images):
-        repeat = math.ceil(batch_size * 2 / len(images))
-        images, labels = np.tile(images, (repeat, 1)), np.tile(labels, repeat)
-    count = max(2, min(64, len(images) // batch_size))
-    return [(images[i * batch_size:(i + 1) * batch_size], labels[i * batch_size:(i + 1) * batch_size])
-            for i in range(count)]
+    return cut_batches(images[index], labels[index], batch_size)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -91,13 +91,18 @@ class Workload:
         reuses the previous step's data; at most 64, so every engine holds little)."""
         if batch_size < 1:
             raise ValueError(f"Workload.batches: batch_size must be >= 1, got {batch_size}")
-        images, labels = self.pool()
-        if batch_size * 2 > len(images):
-            repeat = math.ceil(batch_size * 2 / len(images))
-            images, labels = np.tile(images, (repeat, 1)), np.tile(labels, repeat)
-        count = max(2, min(64, len(images) // batch_size))
-        return [(images[i * batch_size:(i + 1) * batch_size], labels[i * batch_size:(i + 1) * batch_size])
-                for i in range(count)]
+        return cut_batches(*self.pool(), batch_size)
+
+
+def cut_batches(images: np.ndarray, labels: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``images``/``labels`` cut into 2 to 64 batches of ``batch_size`` (tiled when there are
+    fewer than two batches' worth)."""
+    if batch_size * 2 > len(images):
+        repeat = math.ceil(batch_size * 2 / len(images))
+        images, labels = np.tile(images, (repeat, 1)), np.tile(labels, repeat)
+    count = max(2, min(64, len(images) // batch_size))
+    return [(images[i * batch_size:(i + 1) * batch_size], labels[i * batch_size:(i + 1) * batch_size])
+            for i in range(count)]
 
 
 def reference_step(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float
