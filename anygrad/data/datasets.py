@@ -84,6 +84,14 @@ def _find_idx(directory: Path, stem: str) -> Path | None:
     return None
 
 
+def _idx_datasets(directory: Path, what: str, how_to_get: str,
+                  standardize: bool) -> tuple[TensorDataset, TensorDataset]:
+    """(train, test) datasets from a directory of the four IDX files."""
+    arrays = _read_idx_directory(directory, what, how_to_get)
+    return _datasets(arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"],
+                     standardize)
+
+
 def _read_idx_directory(directory: Path, what: str, how_to_get: str) -> dict[str, np.ndarray]:
     if not directory.is_dir():
         raise FileNotFoundError(f"{what} not found: {directory} is not a directory. {how_to_get}")
@@ -115,9 +123,7 @@ def load_fashion_mnist(root: str | os.PathLike[str] | None = None, *,
     how_to_get = ("Install it with `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or download "
                   "the four files from https://github.com/zalandoresearch/fashion-mnist (folder data/fashion) "
                   "into a directory and pass it: load_fashion_mnist(root=that_directory).")
-    arrays = _read_idx_directory(directory, "Fashion-MNIST", how_to_get)
-    return _datasets(arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"],
-                     standardize)
+    return _idx_datasets(directory, "Fashion-MNIST", how_to_get, standardize)
 
 
 def load_mnist(root: str | os.PathLike[str], *, standardize: bool = False) -> tuple[TensorDataset, TensorDataset]:
@@ -145,9 +151,7 @@ def load_mnist(root: str | os.PathLike[str], *, standardize: bool = False) -> tu
     how_to_get = ("Download the four MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
                   "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz), the classic mnist.pkl.gz, or Keras's "
                   "mnist.npz into a directory and pass it: load_mnist(root=that_directory).")
-    arrays = _read_idx_directory(path, "MNIST", how_to_get)
-    return _datasets(arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"],
-                     standardize)
+    return _idx_datasets(path, "MNIST", how_to_get, standardize)
 
 
 def synthetic_classification(n: int, features: int = 784, classes: int = 10, seed: int | None = 0, *,
