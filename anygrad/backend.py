@@ -13,6 +13,7 @@ import contextvars
 import functools
 import importlib
 import os
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,7 +48,7 @@ _LIBRARY = {
 def _namespace_of(name: str) -> Any:
     """The Array API namespace for a backend name (imports lazily)."""
     if name == "numpy":
-        return importlib.import_module("array_api_compat.numpy")
+        return _numpy_namespace()
     if name == "cupy":
         return importlib.import_module("array_api_compat.cupy")
     if name == "torch":
@@ -63,6 +64,76 @@ def _namespace_of(name: str) -> Any:
     if name == "array_api_strict":
         return importlib.import_module("array_api_strict")
     raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKEND_NAMES)}")
+
+
+# --- NumPy: the hottest calls made direct ---------------------------------------------------
+# array_api_compat.numpy reaches NumPy's reductions through their Python-level wrappers and
+# checks the device in Python on every creation and cast: 0.5-1 us a call, as much as the
+# arithmetic itself on the small arrays of per-sample training. These call the same NumPy
+# routines directly, with the same results and dtypes (tests/test_backend.py compares them
+# with array_api_compat.numpy); every other name is array_api_compat.numpy's own.
+def _numpy_device_check(device: Any) -> None:
+    if device not in ("cpu", None):
+        raise ValueError(f"Unsupported device for NumPy: {device!r}")
+
+
+def _numpy_sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    return np.add.reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)  # np.sum's own call for arrays
+
+
+def _numpy_max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+
+
+def _numpy_min(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
+
+
+def _numpy_astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
+    if device is not None:
+        _numpy_device_check(device)
+    return x.astype(dtype, copy=copy)
+
+
+def _numpy_arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None) -> Any:
+    if device is not None:
+        _numpy_device_check(device)
+    return np.arange(start, stop, step, dtype=dtype)
+
+
+def _numpy_ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Any:
+    if device is not None:
+        _numpy_device_check(device)
+    return np.ones_like(x, dtype=dtype)
+
+
+def _numpy_zeros_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Any:
+    if device is not None:
+        _numpy_device_check(device)
+    return np.zeros_like(x, dtype=dtype)
+
+
+_NUMPY_DIRECT = {"sum": _numpy_sum, "max": _numpy_max, "min": _numpy_min, "astype": _numpy_astype,
+                 "arange": _numpy_arange, "ones_like": _numpy_ones_like, "zeros_like": _numpy_zeros_like}
+
+
+@functools.cache
+def _numpy_namespace() -> types.ModuleType:
+    """array_api_compat.numpy with the functions of ``_NUMPY_DIRECT`` replaced."""
+    compat = importlib.import_module("array_api_compat.numpy")
+    namespace = types.ModuleType("anygrad.numpy_namespace", "array_api_compat.numpy with direct NumPy calls "
+                                 "for sum, max, min, astype, arange, ones_like and zeros_like")
+    namespace.__dict__.update({name: getattr(compat, name) for name in dir(compat) if not name.startswith("__")})
+    namespace.__dict__.update(_NUMPY_DIRECT)
+    namespace.__array_api_version__ = compat.__array_api_version__
+    namespace.__array_namespace_info__ = compat.__array_namespace_info__
+    def __getattr__(name: str) -> Any:  # anything compat makes on demand
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(compat, name)
+
+    namespace.__getattr__ = __getattr__
+    return namespace
 
 
 def _backend_name_of_array(array: Any) -> str:
@@ -144,7 +215,7 @@ class Backend:
     so ops check that their inputs agree with one identity comparison.
     """
 
-    __slots__ = ("name", "xp", "device", "label", "is_host")
+    __slots__ = ("name", "xp", "device", "label", "is_host", "is_writeable")
 
     def __init__(self, name: str, device: Any = None) -> None:
         self.name = name
@@ -152,6 +223,9 @@ class Backend:
         self.device = _normalize_device(name, self.xp, device)
         self.label = f"{name}:{_device_label(name, self.device)}"
         self.is_host = _is_host_device(name, self.xp, self.device)
+        # Whether an array can be updated in place (optimizers then allocate nothing), as
+        # array_api_compat.is_writeable_array answers it, without its per-call type dispatch.
+        self.is_writeable: Callable[[Any], bool] = _IS_WRITEABLE.get(name, _always_writeable)
 
     def __repr__(self) -> str:
         return f"Backend({self.label})"
@@ -235,6 +309,16 @@ class Backend:
         return _device_uniform(self, shape, self.dtype(dtype))
 
 
+def _always_writeable(array: Any) -> bool:
+    return True
+
+
+_IS_WRITEABLE: dict[str, Callable[[Any], bool]] = {
+    "numpy": lambda array: bool(array.flags.writeable),  # views of read-only buffers are not
+    "jax": lambda array: False,  # immutable arrays
+}
+
+
 @functools.cache
 def dtype_is(xp: Any, dtype: Any, kind: str) -> bool:
     """``xp.isdtype(dtype, kind)``, cached: NumPy's costs ~4 µs a call, too much for
@@ -274,7 +358,7 @@ def _scatter_add_one_hot(xp: Any, size: int, positions: Any, values: Any) -> Any
 
 
 _SCATTER_ADD: dict[str, Callable[..., Any]] = {
-    "array_api_compat.numpy": _scatter_add_numpy,
+    "anygrad.numpy_namespace": _scatter_add_numpy,
     "array_api_compat.cupy": _scatter_add_cupy,
     "array_api_compat.torch": _scatter_add_torch,
     "jax.numpy": _scatter_add_jax,

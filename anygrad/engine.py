@@ -2,15 +2,17 @@
 
 An :class:`Op` pairs a forward function on raw backend arrays with one VJP per input.
 Calling an op unwraps Tensors, checks they share one backend and device, runs the
-forward and, when a gradient is needed, records a :class:`Node`. :func:`backward` walks
-the nodes in reverse topological order (iteratively, so deep graphs work), reduces
-broadcast gradients in one place (:func:`sum_to`) and frees the graph as it goes.
+forward and, when a gradient is needed, records a :class:`Node` with its depth (one more
+than its deepest input's). :func:`backward` visits nodes deepest first, which is a
+reverse topological order found without a separate graph traversal, reduces broadcast
+gradients in one place (:func:`sum_to`) and frees the graph as it goes.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import heapq
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -75,16 +77,21 @@ class enable_grad(_GradMode):  # noqa: N801
 
 # --- ops and the graph -------------------------------------------------------------------
 class Node:
-    """What backward needs of one op application. ``arrays is None`` once freed."""
+    """What backward needs of one op application. ``arrays is None`` once freed.
 
-    __slots__ = ("op", "inputs", "arrays", "params", "out")
+    ``depth`` is 1 + the largest depth among the inputs' nodes (leaves count 0), so every
+    node is deeper than all nodes it consumes: backward's visiting order relies on that."""
 
-    def __init__(self, op: Op, inputs: tuple[Any, ...], arrays: list[Any], params: dict[str, Any], out: Any):
+    __slots__ = ("op", "inputs", "arrays", "params", "out", "depth")
+
+    def __init__(self, op: Op, inputs: tuple[Any, ...], arrays: list[Any], params: dict[str, Any], out: Any,
+                 depth: int):
         self.op = op
         self.inputs = inputs
         self.arrays = arrays
         self.params = params
         self.out = out
+        self.depth = depth
 
     def release(self) -> None:
         self.inputs = ()
@@ -136,6 +143,7 @@ class Op:
     def __call__(self, *args: Any, **params: Any) -> Tensor:
         backend = None
         requires_grad = False
+        depth = 1
         arrays = []
         for arg in args:
             if isinstance(arg, Tensor):
@@ -144,7 +152,11 @@ class Op:
                     if backend is not None:
                         raise _mixing_error(self.name, backend, arg_backend)
                     backend = arg_backend
-                requires_grad = requires_grad or arg.requires_grad
+                if arg.requires_grad:
+                    requires_grad = True
+                    node = arg._node
+                    if node is not None and node.depth >= depth:
+                        depth = node.depth + 1
                 arrays.append(arg.data)
             elif arg is None or isinstance(arg, (int, float)):
                 arrays.append(arg)
@@ -164,7 +176,7 @@ class Op:
         if self.residuals:
             out = saved[0]
         if requires_grad and self.differentiable and _GRAD_ENABLED.get():
-            return Tensor._wrap(out, backend, Node(self, args, arrays, params, saved))
+            return Tensor._wrap(out, backend, Node(self, args, arrays, params, saved, depth))
         return Tensor._wrap(out, backend, None)
 
 
@@ -218,40 +230,14 @@ def sum_to(xp: Any, grad: Any, shape: tuple[int, ...]) -> Any:
     return xp.reshape(grad, shape) if extra else grad
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """The non-leaf tensors ``root`` depends on, outputs before inputs, without recursion.
-    Leaves are left out: their gradients are accumulated as soon as they are computed."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        # Marked when expanded, not when pushed: a tensor pushed early by one consumer must
-        # still come after a later consumer that is expanded first.
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        node = tensor._node
-        if node is None:  # only the root can be a leaf here
-            continue
-        if node.arrays is None:
-            raise RuntimeError(
-                f"anygrad.backward: the graph through {node.op.name} was freed by an earlier backward; "
-                "pass retain_graph=True to the first backward to go through it twice"
-            )
-        for arg in node.inputs:
-            if isinstance(arg, Tensor) and arg._node is not None and id(arg) not in visited:
-                stack.append((arg, False))
-    order.reverse()
-    return order
-
-
 def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (see Tensor.backward)."""
+    """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (see Tensor.backward).
+
+    Non-leaf tensors wait in a heap keyed by their node's depth and are visited deepest
+    first: a tensor's consumers are all deeper than it, so by the time it is popped every
+    gradient flowing into it has arrived (PyTorch's engine orders by sequence number the
+    same way). This needs no traversal of the graph before the backward pass itself.
+    Leaves get their gradients as soon as each one is computed."""
     if not root.requires_grad:
         raise RuntimeError(
             "anygrad.backward: this tensor does not require grad and has no graph "
@@ -267,51 +253,57 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
         grad = xp.ones_like(root.data)
     else:
         grad = _check_seed(root, grad)
+    if root._node is None:
+        root.grad = grad if root.grad is None else root.grad + grad
+        return
     grads: dict[int, Any] = {id(root): grad}
-    for tensor in _topological_order(root):
-        g = grads.pop(id(tensor), None)
+    waiting: list[tuple[int, int, Tensor]] = [(-root._node.depth, id(root), root)]
+    pop, push = heapq.heappop, heapq.heappush
+    while waiting:
+        _, key, tensor = pop(waiting)
+        g = grads.pop(key)
         node = tensor._node
-        if node is None:
-            if g is not None:
-                tensor.grad = g if tensor.grad is None else tensor.grad + g
-            continue
-        if g is not None:
-            _propagate(xp, node, g, grads)
+        op, out, arrays, params = node.op, node.out, node.arrays, node.params
+        if arrays is None:
+            raise RuntimeError(
+                f"anygrad.backward: the graph through {op.name} was freed by an earlier backward; "
+                "pass retain_graph=True to the first backward to go through it twice"
+            )
+        vjps, vjp_argnum = op.vjps, op.vjp_argnum
+        for i, arg in enumerate(node.inputs):
+            if not (isinstance(arg, Tensor) and arg.requires_grad):
+                continue
+            if vjp_argnum is not None:
+                arg_grad = vjp_argnum(xp, i, g, out, *arrays, **params)
+            else:
+                vjp = vjps[i] if i < len(vjps) else None
+                if vjp is None:
+                    raise RuntimeError(f"anygrad.{op.name}: input {i} is not differentiable")
+                arg_grad = vjp(xp, g, out, *arrays, **params)
+            if arg_grad is None:
+                continue
+            data = arg.data
+            if arg_grad.shape != data.shape:
+                if not op.broadcasting:
+                    raise RuntimeError(
+                        f"anygrad internal error: the VJP of {op.name} for input {i} has shape "
+                        f"{tuple(arg_grad.shape)}, expected {tuple(data.shape)}"
+                    )
+                arg_grad = sum_to(xp, arg_grad, data.shape)
+            if arg_grad.dtype != data.dtype:
+                arg_grad = xp.astype(arg_grad, data.dtype)
+            if arg._node is None:  # a leaf: nothing flows on from it
+                arg.grad = arg_grad if arg.grad is None else arg.grad + arg_grad
+                continue
+            arg_key = id(arg)
+            previous = grads.get(arg_key)
+            if previous is None:
+                grads[arg_key] = arg_grad
+                push(waiting, (-arg._node.depth, arg_key, arg))
+            else:
+                grads[arg_key] = previous + arg_grad
         if not retain_graph:
             node.release()
-
-
-def _propagate(xp: Any, node: Node, g: Any, grads: dict[int, Any]) -> None:
-    op, out, arrays, params = node.op, node.out, node.arrays, node.params
-    vjps, vjp_argnum = op.vjps, op.vjp_argnum
-    for i, arg in enumerate(node.inputs):
-        if not (isinstance(arg, Tensor) and arg.requires_grad):
-            continue
-        if vjp_argnum is not None:
-            arg_grad = vjp_argnum(xp, i, g, out, *arrays, **params)
-        else:
-            vjp = vjps[i] if i < len(vjps) else None
-            if vjp is None:
-                raise RuntimeError(f"anygrad.{op.name}: input {i} is not differentiable")
-            arg_grad = vjp(xp, g, out, *arrays, **params)
-        if arg_grad is None:
-            continue
-        expected = arg.data.shape
-        if arg_grad.shape != expected:
-            if not op.broadcasting:
-                raise RuntimeError(
-                    f"anygrad internal error: the VJP of {op.name} for input {i} has shape "
-                    f"{tuple(arg_grad.shape)}, expected {tuple(expected)}"
-                )
-            arg_grad = sum_to(xp, arg_grad, expected)
-        if arg_grad.dtype != arg.data.dtype:
-            arg_grad = xp.astype(arg_grad, arg.data.dtype)
-        if arg._node is None:  # a leaf: all paths into it have been walked once it is reached
-            arg.grad = arg_grad if arg.grad is None else arg.grad + arg_grad
-            continue
-        key = id(arg)
-        previous = grads.get(key)
-        grads[key] = arg_grad if previous is None else previous + arg_grad
 
 
 def _check_seed(root: Tensor, grad: Any) -> Any:

@@ -173,6 +173,66 @@ def test_to_host_and_from_host_round_trip(backend):
     np.testing.assert_array_equal(backend.to_host(reversed_columns), host[:, ::-1])
 
 
+NUMPY_DIRECT_CALLS = [
+    ("sum", (np.ones((2, 3), np.float32),), {}),
+    ("sum", (np.arange(6, dtype=np.int32).reshape(2, 3),), {"axis": 1, "keepdims": True}),
+    ("sum", (np.ones((2, 3, 4), np.float32),), {"axis": (0, 2), "dtype": np.float64}),
+    ("sum", (np.array(2.5),), {}),
+    ("sum", (np.ones((0, 3)),), {"axis": 0}),
+    ("max", (np.array([[1.0, np.nan], [3.0, -1.0]]),), {"axis": 1}),
+    ("max", (np.arange(6).reshape(2, 3),), {"axis": -1, "keepdims": True}),
+    ("min", (np.array([[1.0, 2.0], [-3.0, 4.0]], np.float32),), {}),
+    ("astype", (np.arange(3), np.float32), {}),
+    ("astype", (np.ones(3, np.float32), np.float32), {"copy": False}),
+    ("arange", (5,), {}),
+    ("arange", (1, 7, 2), {"dtype": np.float32, "device": "cpu"}),
+    ("ones_like", (np.ones((2, 2), np.int8),), {"dtype": np.float64}),
+    ("zeros_like", (np.ones(3, np.float32),), {"device": "cpu"}),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs"), NUMPY_DIRECT_CALLS)
+def test_numpy_direct_calls_give_what_array_api_compat_gives(name, args, kwargs):
+    import array_api_compat.numpy as compat
+
+    direct = getattr(anygrad.get_backend("numpy").xp, name)(*args, **kwargs)
+    expected = getattr(compat, name)(*args, **kwargs)
+    assert type(direct) is type(expected) and direct.dtype == expected.dtype and direct.shape == expected.shape
+    np.testing.assert_array_equal(direct, expected)
+    if name == "astype" and kwargs.get("copy") is False:
+        assert direct is args[0]
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_numpy_direct_reductions_of_nothing_raise_as_numpy_does(name):
+    with pytest.raises(ValueError, match="zero-size"):
+        getattr(anygrad.get_backend("numpy").xp, name)(np.ones((0, 3)))
+
+
+def test_the_numpy_namespace_is_array_api_compat_numpy_elsewhere():
+    import array_api_compat.numpy as compat
+
+    xp = anygrad.get_backend("numpy").xp
+    assert xp.exp is compat.exp and xp.linalg is compat.linalg and xp.float32 is compat.float32
+    assert xp.__array_api_version__ == compat.__array_api_version__
+    with pytest.raises(ValueError, match="device"):
+        xp.arange(3, device="gpu")
+    with pytest.raises(AttributeError):
+        xp.no_such_function  # noqa: B018
+
+
+def test_is_writeable_answers_as_array_api_compat_does(backend):
+    import array_api_compat
+
+    array = backend.from_host(np.ones(3))
+    assert backend.is_writeable(array) == array_api_compat.is_writeable_array(array)
+    if backend.name == "numpy":
+        read_only = np.ones(3)
+        read_only.flags.writeable = False
+        assert not backend.is_writeable(read_only)
+        assert not backend.is_writeable(np.broadcast_to(np.ones(1), (3,)))
+
+
 def test_scatter_add_accumulates_repeated_positions(backend):
     xp = backend.xp
     positions = backend.from_host(np.array([0, 2, 2, 4, 0, 2]))

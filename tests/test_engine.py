@@ -359,3 +359,21 @@ def test_a_tensor_consumed_directly_and_through_another_consumer_gets_both_gradi
         a = x * 2.0
         operands(a, x).sum().backward()
         np.testing.assert_allclose(anygrad.to_numpy(w.grad), [4 * 1.5])  # d(2 x^2)/dw = 4 x
+
+
+def test_paths_of_different_lengths_all_arrive_before_a_tensor_passes_its_gradient_on(backend, torch):
+    # x reaches the output directly, through 3 ops and through 40 ops; backward visits the
+    # deepest nodes first, so x's gradient must wait for the 40-op path.
+    def f(lib, w):
+        x = w * 1.0
+        long = x
+        for _ in range(20):
+            long = (long * 0.9) + 0.1
+        short = (lib.exp(x) if lib is torch else x.exp()) * 2.0
+        return (x * long + short * x + x).sum()
+
+    w = anygrad.tensor([0.3, -0.7], dtype="float64", requires_grad=True)
+    f(anygrad, w).backward()
+    t = torch.tensor([0.3, -0.7], dtype=torch.float64, requires_grad=True)
+    f(torch, t).backward()
+    np.testing.assert_allclose(values(w.grad), t.grad.numpy(), rtol=1e-12)

@@ -187,9 +187,9 @@ def _check_class_range(name: str, target: Tensor, classes: int, ignore_index: in
         return
     xp = target.xp
     t = target.data
-    outside = xp.logical_or(t < 0, t >= classes)
-    if not bool(xp.any(outside)):
+    if 0 in t.shape or (bool(xp.min(t) >= 0) and bool(xp.max(t) < classes)):
         return
+    outside = xp.logical_or(t < 0, t >= classes)
     if ignore_index is not None and not 0 <= ignore_index < classes:
         outside = xp.logical_and(outside, t != ignore_index)
     if bool(xp.any(outside)):

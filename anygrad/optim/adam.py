@@ -6,8 +6,6 @@ import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from array_api_compat import is_writeable_array
-
 from anygrad.optim.optimizer import Optimizer, _check_number
 
 __all__ = ["Adam", "AdamW"]
@@ -65,7 +63,7 @@ class Adam(Optimizer):
                     continue
                 xp = p._backend.xp
                 data = p.data
-                in_place = is_writeable_array(data)
+                in_place = p._backend.is_writeable(data)
                 param_state = state[p]
                 if not param_state:
                     param_state["step"] = 0

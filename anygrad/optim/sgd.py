@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from array_api_compat import is_writeable_array
-
 from anygrad.optim.optimizer import Optimizer, _check_number
 
 __all__ = ["SGD"]
@@ -60,7 +58,7 @@ class SGD(Optimizer):
                 if grad is None:
                     continue
                 data = p.data
-                in_place = is_writeable_array(data)
+                in_place = p._backend.is_writeable(data)
                 fresh = False  # whether `grad` is an array this step made (safe to keep as the buffer)
                 if maximize:
                     grad, fresh = -grad, True
