@@ -93,11 +93,6 @@ class Node:
         self.out = out
         self.depth = depth
 
-    def release(self) -> None:
-        self.inputs = ()
-        self.arrays = None
-        self.out = None
-
 
 class Op:
     """A differentiable function of Tensors: ``forward(xp, *arrays, **params)`` plus
@@ -302,8 +297,9 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
                 push(waiting, (-arg._node.depth, arg_key, arg))
             else:
                 grads[arg_key] = previous + arg_grad
-        if not retain_graph:
-            node.release()
+        if not retain_graph:  # free the graph as it is walked
+            node.inputs = ()
+            node.arrays = node.out = None
 
 
 def _check_seed(root: Tensor, grad: Any) -> Any:

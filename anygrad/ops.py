@@ -106,16 +106,19 @@ def sigmoid(xp, x):
 sigmoid.defvjp(lambda xp, g, out, x: g * out * (1.0 - out))
 
 
-def _as_mask(xp, condition, like):
-    """A 0/1 array of ``like``'s dtype: multiplying by it is several times faster than
-    ``where(condition, g, 0)`` in NumPy."""
-    return xp.astype(condition, like.dtype)
+def _masked(xp, g, condition):
+    """``where(condition, g, 0)`` as a product with a 0/1 array of g's dtype: several times
+    faster than NumPy's ``where`` with a scalar branch. The mask is fresh, so the product
+    goes into it in place."""
+    mask = xp.astype(condition, g.dtype)
+    mask *= g
+    return mask
 
 
 @op()
 def relu(xp, x):
     return xp.maximum(x, 0.0)
-relu.defvjp(lambda xp, g, out, x: g * _as_mask(xp, out > 0, g))
+relu.defvjp(lambda xp, g, out, x: _masked(xp, g, out > 0))
 
 
 @op()
@@ -150,7 +153,7 @@ def _clip_vjp(xp, g, out, x, *, min, max):  # noqa: A002
     inside = xp.ones_like(x, dtype=xp.bool) if min is None else x >= min
     if max is not None:
         inside = xp.logical_and(inside, x <= max)
-    return g * _as_mask(xp, inside, g)
+    return _masked(xp, g, inside)
 clip.defvjp(_clip_vjp)
 
 
@@ -224,13 +227,22 @@ def linear(xp, x, weight, bias=None):
         if x.ndim and weight.ndim == 2:
             _check_inner_sizes("linear", tuple(x.shape), tuple(weight.shape), -1, 1)
         raise
-    return out if bias is None else out + bias
+    if bias is None:
+        return out
+    if bias.dtype == out.dtype and bias.ndim <= 1:
+        out += bias  # the product is a fresh array: adding in place saves allocating another
+        return out
+    return out + bias
 def _rows(xp, a):
     """A (..., n) array as (rows, n)."""
     return a if a.ndim == 2 else xp.reshape(a, (-1, a.shape[-1]))
-linear.defvjp(lambda xp, g, out, x, weight, bias=None: g @ weight,
-              lambda xp, g, out, x, weight, bias=None: _outer_or_matmul(_rows(xp, g).T, _rows(xp, x)),
-              lambda xp, g, out, x, weight, bias=None: xp.sum(_rows(xp, g), axis=0))
+def _linear_vjp_weight(xp, g, out, x, weight, bias=None):
+    if g.ndim != 2:
+        g, x = _rows(xp, g), _rows(xp, x)
+    return _outer_or_matmul(g.T, x)
+def _linear_vjp_bias(xp, g, out, x, weight, bias=None):
+    return xp.sum(g if g.ndim == 2 else _rows(xp, g), axis=0)
+linear.defvjp(lambda xp, g, out, x, weight, bias=None: g @ weight, _linear_vjp_weight, _linear_vjp_bias)
 
 
 # --- reductions -----------------------------------------------------------------------------
@@ -559,14 +571,6 @@ def _target_one_hot(xp, x, target, ignore_index):
     return hot
 
 
-def _kept_row_weights(xp, x, target, weight, ignore_index, hot):
-    """(M, 1): the class weight of each row's target (1 without weights), 0 on ignored rows.
-    Its sum is the denominator of PyTorch's (weighted) mean."""
-    if weight is None:
-        return xp.astype(target != ignore_index, x.dtype)[:, None]
-    return xp.sum(xp.where(hot, weight, 0.0), axis=1, keepdims=True)
-
-
 def _picked_weights(xp, x, weight, hot):
     """(M, C): the target's class weight (1 without weights) at each row's target, 0 elsewhere."""
     return xp.astype(hot, x.dtype) if weight is None else xp.where(hot, weight, 0.0)
@@ -598,12 +602,15 @@ def cross_entropy(xp, x, target, weight=None, *, ignore_index=-100, label_smooth
     Keeps log-probabilities and target coefficients for the VJP (a few (M, C) arrays)."""
     logp = _log_softmax_rows(xp, x)
     hot = _target_one_hot(xp, x, target, ignore_index)
-    row_weights = _kept_row_weights(xp, x, target, weight, ignore_index, hot)
+    picked_weights = _picked_weights(xp, x, weight, hot)
+    # The target's class weight per row (1 without weights), 0 on ignored rows (their one-hot
+    # row is empty); the sum is the denominator of PyTorch's (weighted) mean.
+    row_weights = xp.sum(picked_weights, axis=1, keepdims=True)
     if label_smoothing:
         coefficients = _smoothed_coefficients(xp, x, target, weight, ignore_index, label_smoothing, hot)
         per_class, row_totals = coefficients * logp, xp.sum(coefficients, axis=1, keepdims=True)
     else:
-        coefficients, row_totals = _picked_weights(xp, x, weight, hot), row_weights
+        coefficients, row_totals = picked_weights, row_weights
         per_class = _picked_log_probabilities(xp, logp, weight, hot)
     loss = _class_sum(xp, per_class, reduction)
     denominator = xp.sum(row_weights) if reduction == "mean" else None
@@ -618,11 +625,11 @@ def _cross_entropy_vjp(xp, g, saved, x, target, weight=None, *, ignore_index=-10
 cross_entropy.defvjp(_cross_entropy_vjp, None, None)
 
 
-def _class_loss_scale(xp, g, reduction, row_weights):
+def _class_loss_scale(xp, g, reduction, picked_weights):
     """How the cotangent reaches each row: per row for "none", divided by the weighted count for "mean"."""
     if reduction == "none":
         return g[:, None]
-    return g / xp.sum(row_weights) if reduction == "mean" else g
+    return g / xp.sum(picked_weights) if reduction == "mean" else g
 
 
 def _probability_coefficients(xp, x, target, weight, label_smoothing):
@@ -658,11 +665,10 @@ def nll_loss(xp, logp, target, weight=None, *, ignore_index=-100, reduction="mea
     loss = _class_sum(xp, _picked_log_probabilities(xp, logp, weight, hot), reduction)
     if reduction != "mean":
         return loss
-    return loss / xp.sum(_kept_row_weights(xp, logp, target, weight, ignore_index, hot))
+    return loss / xp.sum(_picked_weights(xp, logp, weight, hot))
 def _nll_loss_vjp(xp, g, out, logp, target, weight=None, *, ignore_index=-100, reduction="mean"):
-    hot = _target_one_hot(xp, logp, target, ignore_index)
-    scale = _class_loss_scale(xp, g, reduction, _kept_row_weights(xp, logp, target, weight, ignore_index, hot))
-    return -_picked_weights(xp, logp, weight, hot) * scale
+    picked_weights = _picked_weights(xp, logp, weight, _target_one_hot(xp, logp, target, ignore_index))
+    return -picked_weights * _class_loss_scale(xp, g, reduction, picked_weights)
 nll_loss.defvjp(_nll_loss_vjp, None, None)
 
 

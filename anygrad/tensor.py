@@ -150,9 +150,7 @@ class Tensor:
         A scalar output seeds with 1; any other output needs ``grad`` of its shape. The
         graph is freed afterwards unless ``retain_graph=True``.
         """
-        from anygrad.engine import backward
-
-        backward(self, grad, retain_graph)
+        _engine.backward(self, grad, retain_graph)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -404,4 +402,5 @@ def randint(low: int, high: int, size: Any, *, dtype: Any = "int64", backend: An
     return _filled(host_generator().integers(low, high, size=_shape((size,))), False, backend, device, dtype)
 
 
-from anygrad import ops as _ops  # noqa: E402  (ops build on Tensor)
+from anygrad import engine as _engine  # noqa: E402  (the engine and the ops build on Tensor)
+from anygrad import ops as _ops  # noqa: E402

@@ -248,9 +248,12 @@ def _flat_indices(target: Tensor) -> Tensor:
     return target if target.ndim == 1 else ops.reshape(target, shape=(math.prod(target.shape),))
 
 
-def _per_element(loss: Tensor, reduction: str, shape: tuple[int, ...]) -> Tensor:
-    """An unreduced loss back in the batch shape (a no-op for (N, C) inputs)."""
-    return ops.reshape(loss, shape=shape) if reduction == "none" and loss.shape != shape else loss
+def _per_element(loss: Tensor, reduction: str, input: Tensor) -> Tensor:  # noqa: A002
+    """An unreduced loss back in the input's batch shape (a no-op for (N, C) inputs)."""
+    if reduction != "none":
+        return loss
+    shape = _batch_shape(input)
+    return ops.reshape(loss, shape=shape) if loss.shape != shape else loss
 
 
 def _check_common(name: str, input: Tensor, target: Tensor, reduction: str) -> None:  # noqa: A002
@@ -296,7 +299,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         _check_class_range(name, target, classes, ignore_index)
         loss = ops.cross_entropy(_class_rows(input), _flat_indices(target), weight, ignore_index=ignore_index,
                                  label_smoothing=float(label_smoothing), reduction=reduction)
-    return _per_element(loss, reduction, _batch_shape(input))
+    return _per_element(loss, reduction, input)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,  # noqa: A002
@@ -311,7 +314,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,  # 
     _check_class_range(name, target, classes, ignore_index)
     loss = ops.nll_loss(_class_rows(input), _flat_indices(target), weight, ignore_index=ignore_index,
                         reduction=reduction)
-    return _per_element(loss, reduction, _batch_shape(input))
+    return _per_element(loss, reduction, input)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
