@@ -49,7 +49,8 @@ class NumpyHandEngine(Engine):
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         total = probs.sum(axis=1, keepdims=True)
-        loss = np.log(total[:, 0]).mean() - logits[rows, y].mean()
+        # Sums over the batch, not .mean(): NumPy's mean costs ~2 us more a call on small arrays.
+        loss = (np.log(total[:, 0]).sum() - logits[rows, y].sum()) / batch
         probs /= total
         probs[rows, y] -= 1.0
         probs *= 1.0 / batch
