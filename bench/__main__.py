@@ -105,8 +105,10 @@ def run(settings: dict[str, Any], log: Any = print) -> dict[str, Any]:
     apis = sorted({engine.api for engine in engines if isinstance(engine, AnygradEngine)})
     log(f"anygrad step written with: {', '.join(apis) or '-'} (nn: nn.MLP + F.cross_entropy + optim.SGD; "
         "ops: op-level API)")
-    log(f"{env['cpu']}, {env['cpus_usable']} CPUs usable, BLAS threads {env['threads']['blas']}, "
-        f"torch threads {env['threads'].get('torch', '-')}; python {env['python']}")
+    kernels = env["threads"]["env"].get("OPENBLAS_CORETYPE")
+    log(f"{env['cpu']}, {env['cpus_usable']} CPUs usable, BLAS threads {env['threads']['blas']}"
+        f"{f' (OPENBLAS_CORETYPE={kernels})' if kernels else ''}, torch threads {env['threads'].get('torch', '-')}; "
+        f"python {env['python']}")
 
     log("measuring each backend's float32 GEMM rate and the engine overhead per op")
     backends = {engine.backend.label: engine.backend for engine in engines}

@@ -77,8 +77,10 @@ def environment() -> dict[str, Any]:
     except ImportError:
         blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
         threads["numpy_blas"] = {key: blas.get(key) for key in ("name", "version", "openblas configuration")}
+    # OPENBLAS_CORETYPE picks OpenBLAS's kernels: on a CPU with AVX-512, "Haswell" (AVX2) halves its GEMM rate.
     threads["env"] = {key: os.environ[key] for key in
-                      ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "XLA_FLAGS") if key in os.environ}
+                      ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE",
+                       "OPENBLAS_L2_SIZE", "MKL_ENABLE_INSTRUCTIONS", "XLA_FLAGS") if key in os.environ}
     gpus = []
     if "torch" in sys.modules:
         torch = sys.modules["torch"]

@@ -53,9 +53,6 @@ class SGD(Optimizer):
             weight_decay = float(group["weight_decay"])
             nesterov = group["nesterov"]
             maximize = group["maximize"]
-            if not (momentum or weight_decay or maximize):
-                _plain_steps(group["params"], lr)
-                continue
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
@@ -87,17 +84,3 @@ class SGD(Optimizer):
                 else:
                     p.data = data - lr * grad
         return loss
-
-
-def _plain_steps(params: list[Any], lr: float) -> None:
-    """``p -= lr * grad`` for every parameter with a gradient: SGD's most common settings,
-    without the per-parameter checks of the general loop (per-sample training feels them)."""
-    for p in params:
-        grad = p.grad
-        if grad is None:
-            continue
-        data = p.data
-        if p._backend.is_writeable(data):
-            data -= lr * grad
-        else:
-            p.data = data - lr * grad
