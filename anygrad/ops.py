@@ -576,6 +576,15 @@ def _picked_weights(xp, x, weight, hot):
     return xp.astype(hot, x.dtype) if weight is None else xp.where(hot, weight, 0.0)
 
 
+def _kept_row_weights(xp, x, target, weight, ignore_index, picked_weights):
+    """(M, 1): the class weight of each row's target (1 without weights), 0 on ignored rows.
+    Its sum is the denominator of PyTorch's (weighted) mean. Without weights it is read off
+    the targets: an (M,) comparison costs less than summing (M, C) rows."""
+    if weight is None:
+        return xp.astype(target != ignore_index, x.dtype)[:, None]
+    return xp.sum(picked_weights, axis=1, keepdims=True)
+
+
 def _smoothed_coefficients(xp, x, target, weight, ignore_index, label_smoothing, hot):
     """(M, C) A with row loss -sum_c A[i, c] log_softmax(x)[i, c]: PyTorch mixes (1 - s) times the
     NLL with s/C times the (weighted) sum over all classes, on kept rows."""
@@ -603,9 +612,7 @@ def cross_entropy(xp, x, target, weight=None, *, ignore_index=-100, label_smooth
     logp = _log_softmax_rows(xp, x)
     hot = _target_one_hot(xp, x, target, ignore_index)
     picked_weights = _picked_weights(xp, x, weight, hot)
-    # The target's class weight per row (1 without weights), 0 on ignored rows (their one-hot
-    # row is empty); the sum is the denominator of PyTorch's (weighted) mean.
-    row_weights = xp.sum(picked_weights, axis=1, keepdims=True)
+    row_weights = _kept_row_weights(xp, x, target, weight, ignore_index, picked_weights)
     if label_smoothing:
         coefficients = _smoothed_coefficients(xp, x, target, weight, ignore_index, label_smoothing, hot)
         per_class, row_totals = coefficients * logp, xp.sum(coefficients, axis=1, keepdims=True)
