@@ -127,6 +127,7 @@ def _numpy_namespace() -> types.ModuleType:
     namespace.__dict__.update(_NUMPY_DIRECT)
     namespace.__array_api_version__ = compat.__array_api_version__
     namespace.__array_namespace_info__ = compat.__array_namespace_info__
+
     def __getattr__(name: str) -> Any:  # anything compat makes on demand
         if name.startswith("__"):
             raise AttributeError(name)

@@ -229,10 +229,10 @@ def linear(xp, x, weight, bias=None):
         raise
     if bias is None:
         return out
-    if bias.dtype == out.dtype and bias.ndim <= 1:
-        out += bias  # the product is a fresh array: adding in place saves allocating another
-        return out
-    return out + bias
+    if isinstance(bias, (int, float)) or bias.dtype != out.dtype or bias.ndim > 1:
+        return out + bias  # promotes or broadcasts, as the standard's + does
+    out += bias  # the product is a fresh array: adding in place saves allocating another
+    return out
 def _rows(xp, a):
     """A (..., n) array as (rows, n)."""
     return a if a.ndim == 2 else xp.reshape(a, (-1, a.shape[-1]))

@@ -35,8 +35,15 @@ class NumpyHandEngine(Engine):
         self._next = 0
 
     def step(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        params, rows, lr = self.params, self.rows, self.workload.lr
-        batch = len(y)
+        activations = self.forward(x)
+        loss, g = self.loss_and_gradient(activations.pop(), y)
+        self.backward_and_update(activations, g)
+        return loss
+
+    # The step's three stages (bench.stages times them one by one).
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        """The input, each hidden layer's output and, last, the logits."""
+        params = self.params
         activations = [x]
         h = x
         for i in range(0, len(params) - 2, 2):
@@ -46,18 +53,28 @@ class NumpyHandEngine(Engine):
             activations.append(h)
         logits = h @ params[-2].T
         logits += params[-1]
+        activations.append(logits)
+        return activations
+
+    def loss_and_gradient(self, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The mean cross-entropy and its gradient with respect to the logits (overwrites them)."""
+        batch = len(y)
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         total = probs.sum(axis=1, keepdims=True)
         # Sums over the batch, not .mean(): NumPy's mean costs ~2 us more a call on small arrays.
-        loss = (np.log(total[:, 0]).sum() - logits[rows, y].sum()) / batch
+        loss = (np.log(total[:, 0]).sum() - logits[self.rows, y].sum()) / batch
         probs /= total
-        probs[rows, y] -= 1.0
+        probs[self.rows, y] -= 1.0
         probs *= 1.0 / batch
-        g = probs
+        return loss, probs
+
+    def backward_and_update(self, activations: list[np.ndarray], g: np.ndarray) -> None:
+        """Each layer's gradients from the last layer down, each applied as soon as computed."""
+        params, lr = self.params, self.workload.lr
         for layer in range(len(params) // 2 - 1, -1, -1):
             weight, bias, a = params[2 * layer], params[2 * layer + 1], activations[layer]
-            grad_weight = g.T * a if batch == 1 else g.T @ a  # (out, 1) * (1, in): the outer product
+            grad_weight = g.T * a if len(g) == 1 else g.T @ a  # (out, 1) * (1, in): the outer product
             grad_bias = g.sum(axis=0)
             if layer:
                 g = g @ weight  # before the update: the gradient needs the old weight
@@ -66,7 +83,6 @@ class NumpyHandEngine(Engine):
             weight -= grad_weight
             grad_bias *= lr
             bias -= grad_bias
-        return loss
 
     def finish(self) -> None:
         pass  # NumPy is synchronous

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from anygrad.data import FASHION_MNIST_DIR
+from bench import stages
 from bench.__main__ import main
 from bench.dist_worker import rank_batches
 from bench.peers import NumpyHandEngine, default_backends, default_peers, make_engines
@@ -193,6 +194,18 @@ def test_smoke_run_prints_tables_last_and_writes_json_and_plot(tmp_path, capsys)
     assert {"date", "cpu", "python", "versions", "threads"} <= set(result["environment"])
     assert result["command"].startswith("python -m bench --smoke")
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stage_timings_print_each_stage_of_both_steps(capsys) -> None:
+    stages.main(["--steps", "3", "--repeats", "1", "--inputs", "16", "--hidden", "8", "--batch-size", "4"])
+
+    header, anygrad_line, hand_line = capsys.readouterr().out.splitlines()
+    assert header == "batch 4, MLP 16-8-10, 3 steps, best of 1 (us per step)"
+    for line, stage_names in ((anygrad_line, ("zero_grad", "forward", "loss", "backward", "step")),
+                              (hand_line, ("forward", "loss+gradient", "backward+update"))):
+        words = line.split()
+        assert words[1::2] == [*stage_names, "total"]
+        assert all(float(value) > 0 for value in words[2::2])
 
 
 def _why_no_mpi() -> str | None:
