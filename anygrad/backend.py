@@ -90,26 +90,22 @@ def _numpy_min(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 def _numpy_astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
-    if device is not None:
-        _numpy_device_check(device)
+    _numpy_device_check(device)
     return x.astype(dtype, copy=copy)
 
 
 def _numpy_arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None) -> Any:
-    if device is not None:
-        _numpy_device_check(device)
+    _numpy_device_check(device)
     return np.arange(start, stop, step, dtype=dtype)
 
 
 def _numpy_ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Any:
-    if device is not None:
-        _numpy_device_check(device)
+    _numpy_device_check(device)
     return np.ones_like(x, dtype=dtype)
 
 
 def _numpy_zeros_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Any:
-    if device is not None:
-        _numpy_device_check(device)
+    _numpy_device_check(device)
     return np.zeros_like(x, dtype=dtype)
 
 

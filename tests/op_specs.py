@@ -516,6 +516,11 @@ def _np_class_losses(logp, target, weight, ignore_index, label_smoothing):
     return losses, np.sum(np.where(kept, weight[safe], 0.0).astype(logp.dtype))
 
 
+def _torch_cross_entropy(torch, x, target, weight=None, **params):
+    """The oracle of both cross-entropy ops: torch reads float targets as probabilities."""
+    return torch.nn.functional.cross_entropy(x, target, weight, **params)
+
+
 def _np_cross_entropy(x, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
     losses, denominator = _np_class_losses(_np_log_softmax(x, axis=1), target, weight, ignore_index, label_smoothing)
     return _np_reduce(losses, reduction, denominator)
@@ -569,8 +574,7 @@ LOSS_SPECS: tuple[OpSpec, ...] = (
             case(T(2, 3, domain="large"), V([0, 2]), label="large"),
         ),
         numpy=_np_cross_entropy,
-        torch=lambda torch, x, target, weight=None, **params: torch.nn.functional.cross_entropy(
-            x, target, weight, **params),
+        torch=_torch_cross_entropy,
     ),
     OpSpec(
         "soft_cross_entropy",
@@ -582,8 +586,7 @@ LOSS_SPECS: tuple[OpSpec, ...] = (
                  label="batch1"),
         ),
         numpy=_np_soft_cross_entropy,
-        torch=lambda torch, x, target, weight=None, **params: torch.nn.functional.cross_entropy(
-            x, target, weight, **params),
+        torch=_torch_cross_entropy,
     ),
     OpSpec(
         "nll_loss",
