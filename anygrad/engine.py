@@ -96,7 +96,8 @@ class Node:
 
 class Op:
     """A differentiable function of Tensors: ``forward(xp, *arrays, **params)`` plus
-    one VJP per positional input, ``vjp(xp, g, out, *arrays, **params)``.
+    one VJP per positional input, ``vjp(xp, g, out, *arrays, **params)`` (or one joint VJP
+    for all inputs, see :meth:`defvjp_joint`).
 
     ``broadcasting`` ops may return gradients of the broadcast shape; the engine sums
     them back to each input's shape. Every other op must return exact shapes.
@@ -104,7 +105,8 @@ class Op:
     its VJPs reuse instead of recomputing; its VJPs then get ``(out, residual)`` as ``out``.
     """
 
-    __slots__ = ("name", "forward", "broadcasting", "differentiable", "residuals", "vjps", "vjp_argnum", "defaults")
+    __slots__ = ("name", "forward", "broadcasting", "differentiable", "residuals", "vjps", "vjp_argnum", "vjp_joint",
+                 "defaults")
 
     def __init__(self, forward: Callable[..., Any], *, broadcasting: bool, differentiable: bool,
                  residuals: bool = False) -> None:
@@ -115,6 +117,7 @@ class Op:
         self.residuals = residuals
         self.vjps: tuple[Callable[..., Any] | None, ...] = ()
         self.vjp_argnum: Callable[..., Any] | None = None
+        self.vjp_joint: Callable[..., Any] | None = None
         # Params the caller left out still reach the VJPs: they take every param by name.
         self.defaults = {
             name: parameter.default
@@ -133,6 +136,13 @@ class Op:
     def defvjp_argnum(self, vjp: Callable[..., Any]) -> Callable[..., Any]:
         """One VJP for all inputs of a variadic op: ``vjp(xp, i, g, out, *arrays, **params)``."""
         self.vjp_argnum = vjp
+        return vjp
+
+    def defvjp_joint(self, vjp: Callable[..., Any]) -> Callable[..., Any]:
+        """One VJP returning every input's gradient at once, for ops whose gradients share
+        work (a fused activation's derivative): ``vjp(xp, needs, g, out, *arrays, **params)``
+        returns one gradient (or None) per input; ``needs[i]`` says whether input i wants one."""
+        self.vjp_joint = vjp
         return vjp
 
     def __call__(self, *args: Any, **params: Any) -> Tensor:
@@ -264,11 +274,17 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
                 f"anygrad.backward: the graph through {op.name} was freed by an earlier backward; "
                 "pass retain_graph=True to the first backward to go through it twice"
             )
-        vjps, vjp_argnum = op.vjps, op.vjp_argnum
-        for i, arg in enumerate(node.inputs):
+        inputs = node.inputs
+        vjps, vjp_argnum, joint_grads = op.vjps, op.vjp_argnum, None
+        if op.vjp_joint is not None:
+            needs = [isinstance(arg, Tensor) and arg.requires_grad for arg in inputs]
+            joint_grads = op.vjp_joint(xp, needs, g, out, *arrays, **params)
+        for i, arg in enumerate(inputs):
             if not (isinstance(arg, Tensor) and arg.requires_grad):
                 continue
-            if vjp_argnum is not None:
+            if joint_grads is not None:
+                arg_grad = joint_grads[i]
+            elif vjp_argnum is not None:
                 arg_grad = vjp_argnum(xp, i, g, out, *arrays, **params)
             else:
                 vjp = vjps[i] if i < len(vjps) else None

@@ -218,31 +218,43 @@ def _matmul_vjp_y(xp, g, out, x, y):
 matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
 
 
+#: Activations ``linear`` can apply to its result in the same op: those whose derivative
+#: is a function of their output, so the VJP needs nothing the op does not already keep.
+_LINEAR_ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+
+
 @op()
-def linear(xp, x, weight, bias=None):
-    """``x @ weight.T + bias`` with PyTorch's weight layout (out_features, in_features)."""
+def linear(xp, x, weight, bias=None, *, activation=None):
+    """``x @ weight.T + bias`` with PyTorch's weight layout (out_features, in_features),
+    followed by ``activation`` ("relu", "sigmoid", "tanh" or None) in the same op: one
+    graph node instead of two (nn.Sequential fuses Linear + activation this way)."""
+    if activation is not None and activation not in _LINEAR_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(_LINEAR_ACTIVATIONS)} or None, got {activation!r}")
     try:
         out = x @ weight.T
     except Exception:
         if x.ndim and weight.ndim == 2:
             _check_inner_sizes("linear", tuple(x.shape), tuple(weight.shape), -1, 1)
         raise
-    if bias is None:
-        return out
-    if isinstance(bias, (int, float)) or bias.dtype != out.dtype or bias.ndim > 1:
-        return out + bias  # promotes or broadcasts, as the standard's + does
-    out += bias  # the product is a fresh array: adding in place saves allocating another
-    return out
+    if bias is not None:
+        if isinstance(bias, (int, float)) or bias.dtype != out.dtype or bias.ndim > 1:
+            out = out + bias  # promotes or broadcasts, as the standard's + does
+        else:
+            out += bias  # the product is a fresh array: adding in place saves allocating another
+    return out if activation is None else _LINEAR_ACTIVATIONS[activation].forward(xp, out)
 def _rows(xp, a):
     """A (..., n) array as (rows, n)."""
     return a if a.ndim == 2 else xp.reshape(a, (-1, a.shape[-1]))
-def _linear_vjp_weight(xp, g, out, x, weight, bias=None):
-    if g.ndim != 2:
-        g, x = _rows(xp, g), _rows(xp, x)
-    return _outer_or_matmul(g.T, x)
-def _linear_vjp_bias(xp, g, out, x, weight, bias=None):
-    return xp.sum(g if g.ndim == 2 else _rows(xp, g), axis=0)
-linear.defvjp(lambda xp, g, out, x, weight, bias=None: g @ weight, _linear_vjp_weight, _linear_vjp_bias)
+@linear.defvjp_joint
+def _linear_vjp(xp, needs, g, out, x, weight, bias=None, *, activation=None):
+    if activation is not None:  # through the activation first, once for all three gradients
+        g = _LINEAR_ACTIVATIONS[activation].vjps[0](xp, g, out, None)
+    rows = _rows(xp, g)
+    return (
+        g @ weight if needs[0] else None,
+        _outer_or_matmul(rows.T, _rows(xp, x)) if needs[1] else None,
+        xp.sum(rows, axis=0) if len(needs) > 2 and needs[2] else None,
+    )
 
 
 # --- reductions -----------------------------------------------------------------------------

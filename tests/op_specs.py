@@ -197,6 +197,19 @@ def _torch_scalar(torch: Any, value: Any, like: Any) -> Any:
     return value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=like.dtype)
 
 
+#: ``linear``'s fused activations, applied to the product in NumPy.
+_LINEAR_ACTIVATIONS_NUMPY = {
+    None: lambda z: z,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+}
+
+
+def _linear_activation_torch(torch: Any, z: Any, activation: str | None) -> Any:
+    return z if activation is None else getattr(torch, activation)(z)
+
+
 # --- shape sets ---------------------------------------------------------------------------------
 UNARY = (T(), T(1, 3), T(2, 3))
 
@@ -407,9 +420,22 @@ SPECS: tuple[OpSpec, ...] = (
             case(T(2, 2, 3), T(2, 3), T(2), label="3d"),
             case(T(4, 3), T(2, 3), label="no-bias"),
             case(T(1, 3), T(2, 3), label="batch1-no-bias"),
+            case(T(4, 3, grad=False), T(2, 3), T(2), label="data-without-grad"),
+            case(T(4, 3), T(2, 3, grad=False), T(2), label="frozen-weight"),
+            case(T(4, 3), T(2, 3), T(2, grad=False), label="frozen-bias"),
+            # the fused activations (what nn.Sequential runs for Linear + ReLU/Sigmoid/Tanh)
+            case(T(4, 3), T(2, 3), T(2), activation="relu"),
+            case(T(1, 3), T(2, 3), T(2), activation="relu", label="batch1"),
+            case(T(2, 2, 3), T(2, 3), T(2), activation="relu", label="3d"),
+            case(T(4, 3, grad=False), T(2, 3), T(2), activation="relu", label="data-without-grad"),
+            case(T(4, 3), T(2, 3), T(2), activation="sigmoid"),
+            case(T(4, 3), T(2, 3), activation="tanh", label="no-bias"),
+            case(T(3), T(2, 3), T(2), activation="tanh", label="1d"),
         ),
-        numpy=lambda x, w, b=None: x @ w.T + (0.0 if b is None else b),
-        torch=lambda torch, x, w, b=None: torch.nn.functional.linear(x, w, b),
+        numpy=lambda x, w, b=None, activation=None: _LINEAR_ACTIVATIONS_NUMPY[activation](
+            x @ w.T + (0.0 if b is None else b)),
+        torch=lambda torch, x, w, b=None, activation=None: _linear_activation_torch(
+            torch, torch.nn.functional.linear(x, w, b), activation),
     ),
     # reductions
     _reduce("sum"),

@@ -141,6 +141,49 @@ def test_sequential_from_an_ordered_mapping_uses_its_names(backend, torch):
     assert model.hidden is model[0]
 
 
+def graph_ops(output: anygrad.Tensor) -> list[str]:
+    """The ops recorded between the model's input and ``output``, output first (a chain)."""
+    names, node = [], output._node
+    while node is not None:
+        names.append(node.op.name + "".join(f"[{v}]" for v in node.params.values() if v is not None))
+        node = next((t._node for t in node.inputs if isinstance(t, anygrad.Tensor) and t._node is not None), None)
+    return names
+
+
+@pytest.mark.parametrize("activation", [nn.ReLU, nn.Sigmoid, nn.Tanh])
+def test_sequential_runs_linear_and_activation_as_one_op_with_the_same_values_and_gradients(backend, activation):
+    model = nn.Sequential(nn.Linear(4, 3), activation(), nn.Linear(3, 2), activation(), nn.Linear(2, 2))
+    x = anygrad.tensor(host((5, 4)).astype(np.float32), backend=backend)
+    fused = model(x)
+    name = activation.__name__.lower()
+    assert graph_ops(fused) == ["linear", f"linear[{name}]", f"linear[{name}]"]
+    fused.sum().backward()
+    fused_grads = [anygrad.to_numpy(p.grad) for p in model.parameters()]
+    model.zero_grad()
+    one_by_one = x
+    for module in model:
+        one_by_one = module(one_by_one)
+    assert graph_ops(one_by_one) == ["linear", name, "linear", name, "linear"]
+    np.testing.assert_array_equal(fused.numpy(), one_by_one.numpy())
+    one_by_one.sum().backward()
+    for fused_grad, p in zip(fused_grads, model.parameters(), strict=True):
+        np.testing.assert_array_equal(fused_grad, anygrad.to_numpy(p.grad))
+
+
+def test_sequential_calls_other_pairs_and_subclasses_one_by_one(backend):
+    class ShiftedReLU(nn.ReLU):  # a subclass may compute something else: never fused
+        def forward(self, x):
+            return super().forward(x) + 1.0
+
+    x = anygrad.ones(2, 3, backend=backend)
+    for second in (ShiftedReLU(), nn.LeakyReLU(), nn.Dropout(0.0), nn.Identity()):
+        model = nn.Sequential(nn.Linear(3, 2), second)
+        assert graph_ops(model(x))[-1] == "linear"
+    assert graph_ops(nn.Sequential(nn.Linear(3, 2), ShiftedReLU())(x))[0] == "add"
+    x.requires_grad_(True)
+    assert graph_ops(nn.Sequential(nn.ReLU(), nn.Linear(3, 2))(x)) == ["linear", "relu"]
+
+
 def test_module_list_registers_its_modules(backend):
     blocks = nn.ModuleList([nn.Linear(2, 2)])
     blocks.append(nn.Linear(2, 3)).extend([nn.ReLU()])

@@ -58,8 +58,12 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        return self._forward_activated(x, None)
+
+    def _forward_activated(self, x: Tensor, activation: str | None) -> Tensor:
+        """``activation(self(x))`` as one op (see nn.Sequential)."""
         try:
-            return ops.linear(x, self.weight, self.bias)
+            return ops.linear(x, self.weight, self.bias, activation=activation)
         except (TypeError, ValueError, RuntimeError) as error:
             # Checked only after a failure: the successful call pays nothing for the clear message.
             if isinstance(x, Tensor) and x.ndim and x.shape[-1] != self.in_features:
@@ -124,6 +128,8 @@ class Dropout(Module):
 class ReLU(Module):
     """max(x, 0)."""
 
+    _fused_activation = "relu"  # nn.Sequential runs Linear + ReLU as one op
+
     def forward(self, x: Tensor) -> Tensor:
         return ops.relu(x)
 
@@ -145,12 +151,16 @@ class LeakyReLU(Module):
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
+    _fused_activation = "sigmoid"  # nn.Sequential runs Linear + Sigmoid as one op
+
     def forward(self, x: Tensor) -> Tensor:
         return ops.sigmoid(x)
 
 
 class Tanh(Module):
     """The hyperbolic tangent."""
+
+    _fused_activation = "tanh"  # nn.Sequential runs Linear + Tanh as one op
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.tanh(x)

@@ -392,6 +392,12 @@ class Sequential(Module):
 
     Children are named "0", "1", ... (or by the keys of one ordered mapping passed instead),
     so state_dict keys match ``torch.nn.Sequential``'s.
+
+    A layer followed by an activation it can absorb (``Linear`` then ``ReLU``, ``Sigmoid`` or
+    ``Tanh``, those exact classes) runs as one fused op: the same values and gradients with
+    one graph node fewer. A layer offers this with a ``_forward_activated(x, activation)``
+    method, an activation with a ``_fused_activation`` name, each in its own class body, so
+    subclasses that may change what the layer computes are called one by one.
     """
 
     def __init__(self, *modules: Module | Mapping[str, Module]) -> None:
@@ -404,8 +410,20 @@ class Sequential(Module):
                 self.add_module(str(index), _checked_module(module, "Sequential"))
 
     def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
+        modules = tuple(self._modules.values())
+        last = len(modules) - 1
+        i = 0
+        while i <= last:
+            module = modules[i]
+            if i < last:
+                activation = type(modules[i + 1]).__dict__.get("_fused_activation")
+                fused_forward = type(module).__dict__.get("_forward_activated") if activation else None
+                if fused_forward is not None:
+                    x = fused_forward(module, x, activation)
+                    i += 2
+                    continue
             x = module(x)
+            i += 1
         return x
 
     def __getitem__(self, index: int | slice) -> Any:
