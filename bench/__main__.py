@@ -128,10 +128,11 @@ def run(settings: dict[str, Any], log: Any = print) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {engine.name: {} for engine in engines}
     for batch_size in settings["batch_sizes"]:
         log(f"batch size {batch_size}: checking each engine against the float64 reference step, then timing")
-        rates = measure.measure_batch_size(engines, weights, batch_size, repeats=settings["repeats"],
-                                           seconds=settings["seconds"])
+        rates, faults = measure.measure_batch_size(engines, weights, batch_size, repeats=settings["repeats"],
+                                                   seconds=settings["seconds"])
         for name, values in rates.items():
-            results[name][str(batch_size)] = {**measure.summary(values), "samples_per_s": values}
+            results[name][str(batch_size)] = {**measure.summary(values), "samples_per_s": values,
+                                              "page_faults_per_step": faults[name]}
 
     # Other processes on the machine skew every figure, multi-threaded ones most.
     env["other_processes_cpus"] = measure.other_processes_cpus(start, measure.cpu_snapshot())

@@ -80,7 +80,10 @@ def environment() -> dict[str, Any]:
     # OPENBLAS_CORETYPE picks OpenBLAS's kernels: on a CPU with AVX-512, "Haswell" (AVX2) halves its GEMM rate.
     threads["env"] = {key: os.environ[key] for key in
                       ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE",
-                       "OPENBLAS_L2_SIZE", "MKL_ENABLE_INSTRUCTIONS", "XLA_FLAGS") if key in os.environ}
+                       "OPENBLAS_L2_SIZE", "MKL_ENABLE_INSTRUCTIONS", "XLA_FLAGS",
+                       # the C allocator's settings decide how often fresh pages fault (see page_faults)
+                       "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX",
+                       "LD_PRELOAD") if key in os.environ}
     gpus = []
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
@@ -131,6 +134,19 @@ def _timed(run: Callable[[int], None], steps: int) -> float:
     return time.perf_counter() - start
 
 
+def page_faults() -> int | None:
+    """Minor page faults of this process so far (None where getrusage is missing).
+
+    Each is a page of fresh memory the kernel maps (and zeroes) on first touch: when the C
+    allocator hands freed memory back to the OS, the next step's arrays fault again, ~1 us
+    a 4 KiB page, which at large batches is a large share of the step."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def calibrate(engine: Engine, seconds: float) -> int:
     """Warm the engine up and return how many steps take about ``seconds``."""
     engine.run(2)  # first calls: caches, lazy imports, allocator growth
@@ -143,8 +159,9 @@ def calibrate(engine: Engine, seconds: float) -> int:
 
 
 def measure_batch_size(engines: list[Engine], weights: list[np.ndarray], batch_size: int, *,
-                       repeats: int, seconds: float) -> dict[str, list[float]]:
-    """Samples/s of every engine at one batch size, ``repeats`` times each.
+                       repeats: int, seconds: float) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Samples/s and page faults per step (:func:`page_faults`; empty lists where they cannot
+    be counted) of every engine at one batch size, ``repeats`` times each.
 
     Each engine is first checked against the reference step, then reloaded with the
     same initial weights and warmed up. Repeats go round robin over the engines
@@ -156,17 +173,23 @@ def measure_batch_size(engines: list[Engine], weights: list[np.ndarray], batch_s
         engine.load(weights, batches)
         steps[engine.name] = calibrate(engine, seconds)
     rates: dict[str, list[float]] = {engine.name: [] for engine in engines}
+    faults: dict[str, list[float]] = {engine.name: [] for engine in engines}
     for repeat in range(repeats):
         for k in range(len(engines)):
             engine = engines[(repeat + k) % len(engines)]
+            count = steps[engine.name]
             gc.collect()
-            elapsed = _timed(engine.run, steps[engine.name])
-            rates[engine.name].append(steps[engine.name] * batch_size / elapsed)
+            faults_before = page_faults()
+            elapsed = _timed(engine.run, count)
+            faults_after = page_faults()
+            rates[engine.name].append(count * batch_size / elapsed)
+            if faults_before is not None and faults_after is not None:
+                faults[engine.name].append((faults_after - faults_before) / count)
     for engine in engines:
         loss = engine.loss()
         if not np.isfinite(loss):
             raise FloatingPointError(f"{engine.name} at batch size {batch_size}: the loss became {loss} while timed")
-    return rates
+    return rates, faults
 
 
 def summary(values: list[float]) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 A result (the dict :func:`bench.__main__.run` returns and the JSON holds) has
 ``engines`` (name -> kind, backend label, peers it is compared with), ``results``
-(name -> batch size -> median/min/max/samples_per_s), ``limits`` (backend label ->
+(name -> batch size -> median/min/max/samples_per_s/page_faults_per_step), ``limits`` (backend label ->
 samples/s), ``gemm_gflops``, ``overhead_us_per_op``, ``workload``, ``settings`` and
 ``environment``.
 """
@@ -10,6 +10,7 @@ samples/s), ``gemm_gflops``, ``overhead_us_per_op``, ``workload``, ``settings`` 
 from __future__ import annotations
 
 import json
+import statistics
 from typing import Any
 
 
@@ -71,6 +72,13 @@ def tables(result: dict[str, Any]) -> str:
         rows.append([f"{name} / limit {info['backend']}"] + [_ratio(mine[b], limit) for b in sizes])
     if rows:
         out.append(_grid("anygrad ratios (samples/s over samples/s; > 1 means anygrad is faster)", header, rows))
+
+    faults = {name: [results[name][str(b)].get("page_faults_per_step") for b in sizes] for name in results}
+    if all(all(per_size) for per_size in faults.values()):  # counted (older results and some OSes lack them)
+        rows = [[name] + [f"{statistics.median(per_step):.0f}" for per_step in per_size]
+                for name, per_size in faults.items()]
+        out.append(_grid("page faults per step, median (fresh 4 KiB pages the OS maps, ~1 us each: memory "
+                         "the C allocator gave back and the next step takes again)", header, rows))
 
     lines = [f"  B={b}: " + "  >  ".join(f"{name} {rate(median[name][b])}"
                                         for name in sorted(results, key=lambda n: -median[n][b])) for b in sizes]

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from anygrad.data import FASHION_MNIST_DIR
-from bench import stages
+from bench import measure, stages
 from bench.__main__ import main
 from bench.dist_worker import rank_batches
 from bench.peers import NumpyHandEngine, default_backends, default_peers, make_engines
@@ -178,6 +178,7 @@ def test_smoke_run_prints_tables_last_and_writes_json_and_plot(tmp_path, capsys)
           "--plot", str(plot_path)])
 
     printed = capsys.readouterr().out
+    counts_faults = measure.page_faults() is not None  # everywhere getrusage exists (not on Windows)
     assert printed.rstrip().splitlines()[-1].startswith("  B=8: ")  # the ranking closes the output
     assert "anygrad-numpy / numpy-hand" in printed and "anygrad-numpy / limit numpy:cpu" in printed
     result = json.loads(json_path.read_text())
@@ -187,6 +188,10 @@ def test_smoke_run_prints_tables_last_and_writes_json_and_plot(tmp_path, capsys)
         for figures in by_size.values():
             assert len(figures["samples_per_s"]) == 2
             assert 0 < figures["min"] <= figures["median"] <= figures["max"]
+            if counts_faults:
+                assert len(figures["page_faults_per_step"]) == 2
+                assert all(faults >= 0 for faults in figures["page_faults_per_step"])
+    assert ("page faults per step" in printed) == counts_faults
     assert result["limits"]["numpy:cpu"] > 0 and result["gemm_gflops"]["numpy:cpu"] > 0
     assert set(result["overhead_us_per_op"]) == {"anygrad-numpy"}
     assert result["engines"]["anygrad-numpy"] == {"kind": "anygrad", "backend": "numpy:cpu", "torch": None,
