@@ -100,7 +100,8 @@ def run(settings: dict[str, Any], log: Any = print) -> dict[str, Any]:
     workload = Workload(hidden=settings["hidden"], data=settings["data"])
     engines = make_engines(workload, settings["backends"], settings["peers"])
     weights = workload.initial_weights()
-    env = measure.environment()
+    allocator = measure.steady_allocator()  # first: before the engines allocate anything
+    env = {**measure.environment(), "allocator": allocator}
     start = measure.cpu_snapshot()
     apis = sorted({engine.api for engine in engines if isinstance(engine, AnygradEngine)})
     log(f"anygrad step written with: {', '.join(apis) or '-'} (nn: nn.MLP + F.cross_entropy + optim.SGD; "
@@ -108,7 +109,7 @@ def run(settings: dict[str, Any], log: Any = print) -> dict[str, Any]:
     kernels = env["threads"]["env"].get("OPENBLAS_CORETYPE")
     log(f"{env['cpu']}, {env['cpus_usable']} CPUs usable, BLAS threads {env['threads']['blas']}"
         f"{f' (OPENBLAS_CORETYPE={kernels})' if kernels else ''}, torch threads {env['threads'].get('torch', '-')}; "
-        f"python {env['python']}")
+        f"python {env['python']}; C allocator: {allocator['setting']}")
 
     log("measuring each backend's float32 GEMM rate and the engine overhead per op")
     backends = {engine.backend.label: engine.backend for engine in engines}

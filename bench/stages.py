@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from anygrad.nn import functional
+from bench import measure
 from bench.peers import NumpyHandEngine
 from bench.workload import AnygradEngine, Workload
 
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--hidden", default="128,128", help="hidden widths (default 128,128)")
     parser.add_argument("--backend", default="numpy", help="anygrad's backend (default numpy)")
     args = parser.parse_args(argv)
+    allocator = measure.steady_allocator()
     workload = Workload(hidden=tuple(int(n) for n in args.hidden.split(",")), n_in=args.inputs)
     weights, batches = workload.initial_weights(), workload.batches(args.batch_size)
     anygrad_engine, hand = AnygradEngine(workload, args.backend, "nn"), NumpyHandEngine(workload)
@@ -92,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         engine.load(weights, batches)
         engine.run(max(1, args.steps // 10))  # warm-up
     print(f"batch {args.batch_size}, MLP {'-'.join(map(str, workload.sizes))}, {args.steps} steps, "
-          f"best of {args.repeats} (us per step)")
+          f"best of {args.repeats} (us per step; allocator {allocator['setting']})")
     print(_line(anygrad_engine.name, _best(lambda: anygrad_stages(anygrad_engine, args.steps), args.repeats)))
     print(_line(hand.name, _best(lambda: hand_stages(hand, args.steps), args.repeats)))
 
