@@ -3,13 +3,15 @@
 Op code only ever sees ``xp``, the Array API namespace of its inputs. This module
 resolves backend names and devices to a :class:`Backend`, converts to and from host
 (NumPy) arrays, owns the random generators and the default-backend setting, and holds
-the few per-library overrides the standard has no portable spelling for (scatter-add).
+the few per-library overrides the standard has no portable spelling for (scatter-add),
+and the one host-memory setting NumPy's speed at large batches depends on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import ctypes
 import functools
 import importlib
 import os
@@ -27,6 +29,7 @@ __all__ = [
     "backend",
     "get_backend",
     "get_default_backend",
+    "keep_freed_memory",
     "manual_seed",
     "synchronize",
     "to_numpy",
@@ -466,6 +469,41 @@ def to_numpy(x: Any) -> np.ndarray:
 def synchronize(name: str | Backend | None = None, device: Any = None) -> None:
     """Wait for queued device work on a backend (default: the default backend)."""
     get_backend(name, device).synchronize()
+
+
+# --- host memory ---------------------------------------------------------------------------
+#: glibc's malloc options (malloc.h): M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MALLOC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+
+
+def keep_freed_memory(block_mib: int = 32, free_mib: int = 64) -> dict[str, Any]:
+    """Ask the C allocator (glibc) to keep freed host memory for reuse instead of returning
+    it to the OS: blocks up to ``block_mib`` (glibc's ceiling is 32) come from the heap, and
+    up to ``free_mib`` of free heap is kept. Returns what was done, for logs.
+
+    NumPy arrays come from malloc. glibc hands blocks above its mmap threshold straight
+    to the OS on free and trims free heap above its trim threshold; both start at 128 KiB
+    and rise only to the largest block freed so far. A training loop whose arrays are
+    hundreds of KiB (batch 512 and up) then maps and zeroes fresh pages every step: about
+    1,000-2,000 page faults a step, 18-30% of the step (bench/NOTES.md). Kept memory is
+    reused at once. The cost: the process holds up to ``free_mib`` MiB it no longer uses.
+
+    Process-wide and opt-in (``anygrad train`` and the benchmark call it). Does nothing
+    where MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ is set (that choice stands) or
+    where the C library is not glibc."""
+    chosen = {name: os.environ[name] for name in _MALLOC_VARIABLES if name in os.environ}
+    if chosen:
+        return {"setting": "environment", **chosen}
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return {"setting": "system (no glibc mallopt)"}
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    mmap_threshold, trim_threshold = block_mib << 20, free_mib << 20
+    if mallopt(_M_MMAP_THRESHOLD, mmap_threshold) and mallopt(_M_TRIM_THRESHOLD, trim_threshold):
+        return {"setting": "keep freed memory", "mmap_threshold": mmap_threshold, "trim_threshold": trim_threshold}
+    return {"setting": f"system (glibc refused: at most 32 MiB blocks, got {block_mib})"}
 
 
 # --- random numbers -----------------------------------------------------------------------

@@ -10,7 +10,7 @@ import shlex
 import sys
 from typing import Any
 
-from anygrad import get_backend
+from anygrad import get_backend, keep_freed_memory
 from bench import measure, report
 from bench.peers import PEER_NAMES, TorchEngine, default_backends, default_peers, make_engines
 from bench.workload import AnygradEngine, Workload
@@ -100,7 +100,9 @@ def run(settings: dict[str, Any], log: Any = print) -> dict[str, Any]:
     workload = Workload(hidden=settings["hidden"], data=settings["data"])
     engines = make_engines(workload, settings["backends"], settings["peers"])
     weights = workload.initial_weights()
-    allocator = measure.steady_allocator()  # first: before the engines allocate anything
+    # First, before the engines allocate anything: no engine's speed then depends on what
+    # the process freed before it (the 16 MiB GEMM operands would raise glibc's thresholds).
+    allocator = keep_freed_memory()
     env = {**measure.environment(), "allocator": allocator}
     start = measure.cpu_snapshot()
     apis = sorted({engine.api for engine in engines if isinstance(engine, AnygradEngine)})

@@ -7,7 +7,6 @@ result); nothing inside a timed loop reads a value back to the host.
 
 from __future__ import annotations
 
-import ctypes
 import datetime
 import gc
 import importlib.metadata
@@ -135,45 +134,12 @@ def _timed(run: Callable[[int], None], steps: int) -> float:
     return time.perf_counter() - start
 
 
-#: glibc's malloc options (malloc.h): M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-#: What the harness asks of glibc: blocks up to 32 MiB (glibc's ceiling for this setting)
-#: come from the heap, and up to 64 MiB of free heap is kept rather than given back.
-STEADY_ALLOCATOR = {"mmap_threshold": 32 << 20, "trim_threshold": 64 << 20}
-_ALLOCATOR_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
-
-
-def steady_allocator() -> dict[str, Any]:
-    """Make glibc keep the memory engines free and take again each step, so no engine's
-    speed depends on what ran before it in this process; returns what was done (for the JSON).
-
-    glibc serves blocks at least its mmap threshold straight from the OS and gives freed
-    heap back beyond its trim threshold; both start low (128 KiB) and rise to the largest
-    block freed so far. A process that has freed only a step's arrays (1 MiB at batch 2048)
-    then maps fresh pages every step, ~1,300 page faults and 20% of anygrad's step at batch
-    2048 (bench/NOTES.md), while one that freed a 16 MiB GEMM operand first does not. Left
-    alone where the user set MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ (their choice
-    stands) and off glibc."""
-    chosen = {name: os.environ[name] for name in _ALLOCATOR_VARIABLES if name in os.environ}
-    if chosen:
-        return {"setting": "environment", **chosen}
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return {"setting": "system (no glibc mallopt)"}
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    if mallopt(_M_MMAP_THRESHOLD, STEADY_ALLOCATOR["mmap_threshold"]) and mallopt(
-            _M_TRIM_THRESHOLD, STEADY_ALLOCATOR["trim_threshold"]):
-        return {"setting": "steady", **STEADY_ALLOCATOR}
-    return {"setting": "system (mallopt refused)"}
-
-
 def page_faults() -> int | None:
     """Minor page faults of this process so far (None where getrusage is missing).
 
     Each is a page of fresh memory the kernel maps (and zeroes) on first touch: when the C
     allocator hands freed memory back to the OS, the next step's arrays fault again, ~1 us
-    a 4 KiB page, which at large batches is a large share of the step."""
+    a 4 KiB page (the harness asks it not to: anygrad.keep_freed_memory)."""
     try:
         import resource
     except ImportError:

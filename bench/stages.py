@@ -19,8 +19,8 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 
+from anygrad import keep_freed_memory
 from anygrad.nn import functional
-from bench import measure
 from bench.peers import NumpyHandEngine
 from bench.workload import AnygradEngine, Workload
 
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--hidden", default="128,128", help="hidden widths (default 128,128)")
     parser.add_argument("--backend", default="numpy", help="anygrad's backend (default numpy)")
     args = parser.parse_args(argv)
-    allocator = measure.steady_allocator()
+    allocator = keep_freed_memory()
     workload = Workload(hidden=tuple(int(n) for n in args.hidden.split(",")), n_in=args.inputs)
     weights, batches = workload.initial_weights(), workload.batches(args.batch_size)
     anygrad_engine, hand = AnygradEngine(workload, args.backend, "nn"), NumpyHandEngine(workload)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextvars
 import importlib.util
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -245,3 +248,37 @@ def test_scatter_add_accumulates_repeated_positions(backend):
 def test_synchronize_returns_once_queued_work_is_done(backend):
     anygrad.synchronize()  # the default backend: the fixture's
     anygrad.synchronize(backend.name, backend.device)
+
+
+# --- host memory ---------------------------------------------------------------------------
+_CHURN = """
+import resource, sys, numpy as np, anygrad
+setting = anygrad.keep_freed_memory()["setting"] if sys.argv[1] == "keep" else "system"
+def step():  # a large-batch training step's use of memory: eight 1 MiB arrays alive at once, then freed
+    arrays = [np.ones(1 << 18, np.float32) for _ in range(8)]
+    del arrays
+step()
+start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    step()
+print(setting, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / 20)
+"""
+
+
+def _churn(mode: str, **env: str) -> tuple[str, float]:
+    """(allocator setting, page faults per step) of a fresh process running ``_CHURN``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", _CHURN, mode], env={**clean, **env}, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return " ".join(out[:-1]), float(out[-1])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator and getrusage's fault count")
+def test_keep_freed_memory_stops_each_step_from_faulting_fresh_pages():
+    setting, faults = _churn("system")
+    if faults < 1000:
+        pytest.skip(f"this C library keeps freed memory by itself ({faults:.0f} faults per step)")
+    setting, faults = _churn("keep")
+    assert setting == "keep freed memory" and faults < 50  # against ~2,000 (8 MiB of 4 KiB pages)
+    setting, _ = _churn("keep", MALLOC_TRIM_THRESHOLD_="1000000")
+    assert setting == "environment"  # the user's own setting stands
