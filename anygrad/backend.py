@@ -492,6 +492,9 @@ def keep_freed_memory(block_mib: int = 32, free_mib: int = 64) -> dict[str, Any]
     Process-wide and opt-in (``anygrad train`` and the benchmark call it). Does nothing
     where MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ is set (that choice stands) or
     where the C library is not glibc."""
+    if not (isinstance(block_mib, int) and 1 <= block_mib <= 32 and isinstance(free_mib, int) and free_mib >= 0):
+        raise ValueError(f"keep_freed_memory: block_mib must be an int in [1, 32] (glibc's ceiling) and free_mib "
+                         f"an int >= 0, got block_mib={block_mib!r}, free_mib={free_mib!r}")
     chosen = {name: os.environ[name] for name in _MALLOC_VARIABLES if name in os.environ}
     if chosen:
         return {"setting": "environment", **chosen}
@@ -503,7 +506,7 @@ def keep_freed_memory(block_mib: int = 32, free_mib: int = 64) -> dict[str, Any]
     mmap_threshold, trim_threshold = block_mib << 20, free_mib << 20
     if mallopt(_M_MMAP_THRESHOLD, mmap_threshold) and mallopt(_M_TRIM_THRESHOLD, trim_threshold):
         return {"setting": "keep freed memory", "mmap_threshold": mmap_threshold, "trim_threshold": trim_threshold}
-    return {"setting": f"system (glibc refused: at most 32 MiB blocks, got {block_mib})"}
+    return {"setting": "system (mallopt refused the settings)"}
 
 
 # --- random numbers -----------------------------------------------------------------------

@@ -97,12 +97,12 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
 def run(settings: dict[str, Any], log: Any = print) -> dict[str, Any]:
     """Measure everything ``settings`` asks for; returns the result report.py formats."""
     measure.match_torch_threads()
+    # First, before anything is allocated: no engine's speed then depends on what the
+    # process freed before it (the 16 MiB GEMM operands would raise glibc's thresholds).
+    allocator = keep_freed_memory()
     workload = Workload(hidden=settings["hidden"], data=settings["data"])
     engines = make_engines(workload, settings["backends"], settings["peers"])
     weights = workload.initial_weights()
-    # First, before the engines allocate anything: no engine's speed then depends on what
-    # the process freed before it (the 16 MiB GEMM operands would raise glibc's thresholds).
-    allocator = keep_freed_memory()
     env = {**measure.environment(), "allocator": allocator}
     start = measure.cpu_snapshot()
     apis = sorted({engine.api for engine in engines if isinstance(engine, AnygradEngine)})

@@ -282,3 +282,10 @@ def test_keep_freed_memory_stops_each_step_from_faulting_fresh_pages():
     assert setting == "keep freed memory" and faults < 50  # against ~2,000 (8 MiB of 4 KiB pages)
     setting, _ = _churn("keep", MALLOC_TRIM_THRESHOLD_="1000000")
     assert setting == "environment"  # the user's own setting stands
+
+
+def test_keep_freed_memory_rejects_sizes_glibc_cannot_take():
+    with pytest.raises(ValueError, match=r"block_mib must be an int in \[1, 32\] \(glibc's ceiling\)"):
+        anygrad.keep_freed_memory(block_mib=64)
+    with pytest.raises(ValueError, match="free_mib an int >= 0, got block_mib=32, free_mib=-1"):
+        anygrad.keep_freed_memory(free_mib=-1)
