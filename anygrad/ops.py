@@ -637,18 +637,14 @@ def cross_entropy(xp, x, target, weight=None, *, ignore_index=-100, label_smooth
 def _cross_entropy_vjp(xp, g, saved, x, target, weight=None, *, ignore_index=-100, label_smoothing=0.0,
                        reduction="mean"):
     _, (logp, coefficients, row_totals, denominator) = saved
-    grad = xp.exp(logp) * row_totals - coefficients
-    if reduction == "none":
-        return grad * g[:, None]
-    return grad * (g / denominator if reduction == "mean" else g)
+    return (xp.exp(logp) * row_totals - coefficients) * _class_loss_scale(g, reduction, denominator)
 cross_entropy.defvjp(_cross_entropy_vjp, None, None)
 
 
-def _class_loss_scale(xp, g, reduction, picked_weights):
-    """How the cotangent reaches each row: per row for "none", divided by the weighted count for "mean"."""
-    if reduction == "none":
-        return g[:, None]
-    return g / xp.sum(picked_weights) if reduction == "mean" else g
+def _class_loss_scale(g, reduction, denominator):
+    """How the cotangent of a class loss reaches each (M, C) row: per row for "none", else
+    as :func:`_loss_scale` (divided by the mean's denominator)."""
+    return g[:, None] if reduction == "none" else _loss_scale(g, reduction, denominator)
 
 
 def _probability_coefficients(xp, x, target, weight, label_smoothing):
@@ -666,13 +662,11 @@ def soft_cross_entropy(xp, x, target, weight=None, *, label_smoothing=0.0, reduc
 def _soft_cross_entropy_vjp_x(xp, g, out, x, target, weight=None, *, label_smoothing=0.0, reduction="mean"):
     coefficients = _probability_coefficients(xp, x, target, weight, label_smoothing)
     grad = _softmax_rows(xp, x) * xp.sum(coefficients, axis=1, keepdims=True) - coefficients
-    scale = _loss_scale(g, reduction, x.shape[0])
-    return grad * (scale[:, None] if reduction == "none" else scale)
+    return grad * _class_loss_scale(g, reduction, x.shape[0])
 def _soft_cross_entropy_vjp_target(xp, g, out, x, target, weight=None, *, label_smoothing=0.0, reduction="mean"):
     grad = _log_softmax_rows(xp, x) * -(1.0 - label_smoothing)
     grad = grad if weight is None else grad * weight
-    scale = _loss_scale(g, reduction, x.shape[0])
-    return grad * (scale[:, None] if reduction == "none" else scale)
+    return grad * _class_loss_scale(g, reduction, x.shape[0])
 soft_cross_entropy.defvjp(_soft_cross_entropy_vjp_x, _soft_cross_entropy_vjp_target, None)
 
 
@@ -687,7 +681,8 @@ def nll_loss(xp, logp, target, weight=None, *, ignore_index=-100, reduction="mea
     return loss / xp.sum(_picked_weights(xp, logp, weight, hot))
 def _nll_loss_vjp(xp, g, out, logp, target, weight=None, *, ignore_index=-100, reduction="mean"):
     picked_weights = _picked_weights(xp, logp, weight, _target_one_hot(xp, logp, target, ignore_index))
-    return -picked_weights * _class_loss_scale(xp, g, reduction, picked_weights)
+    denominator = xp.sum(picked_weights) if reduction == "mean" else None
+    return -picked_weights * _class_loss_scale(g, reduction, denominator)
 nll_loss.defvjp(_nll_loss_vjp, None, None)
 
 

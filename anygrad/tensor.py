@@ -321,11 +321,11 @@ def _aliases(result: Tensor, data: Any) -> bool:
     source = data.data if isinstance(data, Tensor) else data
     if result.data is source:
         return True
-    if not (isinstance(source, np.ndarray) and (result._backend.is_host or result._backend.name == "array_api_strict")):
+    if not isinstance(source, np.ndarray):
         return False
     if result._backend.name == "array_api_strict":
         return True  # NumPy underneath even on its fake devices, where to_host copies: assume shared
-    return np.may_share_memory(result._backend.to_host(result.data), source)
+    return result._backend.is_host and np.may_share_memory(result._backend.to_host(result.data), source)
 
 
 def _filled(host: np.ndarray, requires_grad: bool, backend: Any, device: Any, dtype: Any) -> Tensor:
