@@ -13,9 +13,6 @@ import importlib.util
 import json
 import math
 import os
-import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +20,7 @@ import pytest
 from anygrad.data import FASHION_MNIST_DIR
 from bench import measure, stages
 from bench.__main__ import main
-from bench.dist_worker import rank_batches
+from bench.dist_worker import mpiexec, rank_batches
 from bench.peers import NumpyHandEngine, default_backends, default_peers, make_engines
 from bench.workload import (
     AnygradEngine,
@@ -216,8 +213,10 @@ def test_stage_timings_print_each_stage_of_both_steps(capsys) -> None:
 def _why_no_mpi() -> str | None:
     if importlib.util.find_spec("mpi4py") is None:
         return "mpi4py is not installed (pip install 'anygrad[dist]')"
-    if not Path(sys.executable).with_name("mpiexec").exists() and shutil.which("mpiexec") is None:
-        return "no mpiexec next to the Python interpreter or on PATH (pip install 'anygrad[dist]' brings MPICH's)"
+    try:
+        mpiexec()  # the launcher's own lookup
+    except RuntimeError as missing:
+        return str(missing)
     return None
 
 
