@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib.util
+import math
 import os
 import subprocess
 import sys
@@ -176,6 +177,10 @@ def test_to_host_and_from_host_round_trip(backend):
     np.testing.assert_array_equal(backend.to_host(reversed_columns), host[:, ::-1])
 
 
+_SHORT_ROWS = np.random.default_rng(0).standard_normal((64, 10)).astype(np.float32)
+_SHORT_ROWS[5, 3] = np.nan
+_LARGE = np.random.default_rng(1).standard_normal((64, 128)).astype(np.float32)
+
 NUMPY_DIRECT_CALLS = [
     ("sum", (np.ones((2, 3), np.float32),), {}),
     ("sum", (np.arange(6, dtype=np.int32).reshape(2, 3),), {"axis": 1, "keepdims": True}),
@@ -185,6 +190,24 @@ NUMPY_DIRECT_CALLS = [
     ("max", (np.array([[1.0, np.nan], [3.0, -1.0]]),), {"axis": 1}),
     ("max", (np.arange(6).reshape(2, 3),), {"axis": -1, "keepdims": True}),
     ("min", (np.array([[1.0, 2.0], [-3.0, 4.0]], np.float32),), {}),
+    # Many short rows, reduced column by column (sums of small integers are exact in any order).
+    ("sum", (np.arange(640, dtype=np.float32).reshape(64, 10),), {"axis": 1, "keepdims": True}),
+    ("sum", (np.arange(640).reshape(4, 16, 10),), {"axis": -1}),
+    ("sum", (np.arange(640, dtype=np.float32).reshape(64, 10),), {"axis": (1,), "dtype": np.float64}),
+    ("max", (_SHORT_ROWS,), {"axis": 1, "keepdims": True}),
+    ("max", (_SHORT_ROWS.reshape(4, 16, 10),), {"axis": 2}),
+    ("min", (_SHORT_ROWS[:, :3].copy(),), {"axis": -1}),
+    ("max", (_SHORT_ROWS.T,), {"axis": -1}),  # not contiguous
+    ("max", (_SHORT_ROWS[:31, :2],), {"axis": -1}),  # too few rows: NumPy's own call
+    # A Python scalar against a large float array, as a row of the array's dtype.
+    ("maximum", (_LARGE, 0.0), {}),
+    ("maximum", (0, _LARGE), {}),
+    ("minimum", (_LARGE, 0.1), {}),
+    ("minimum", (-math.inf, _LARGE), {}),
+    ("maximum", (_LARGE, math.nan), {}),
+    ("maximum", (_LARGE, np.float64(0.0)), {}),  # a NumPy float64 keeps its dtype: float64
+    ("maximum", (_LARGE.astype(np.int32), 3), {}),
+    ("maximum", (_LARGE.astype(np.float64), -0.0), {}),
     ("astype", (np.arange(3), np.float32), {}),
     ("astype", (np.ones(3, np.float32), np.float32), {"copy": False}),
     ("arange", (5,), {}),
@@ -204,6 +227,20 @@ def test_numpy_direct_calls_give_what_array_api_compat_gives(name, args, kwargs)
     np.testing.assert_array_equal(direct, expected)
     if name == "astype" and kwargs.get("copy") is False:
         assert direct is args[0]
+
+
+def test_numpy_sums_of_short_rows_differ_from_numpys_by_rounding_only():
+    import array_api_compat.numpy as compat
+
+    x = np.random.default_rng(2).standard_normal((512, 13)).astype(np.float32)
+    direct = anygrad.get_backend("numpy").xp.sum(x, axis=-1)
+    np.testing.assert_allclose(direct, compat.sum(x, axis=-1), rtol=1e-6, atol=1e-6)
+
+
+def test_numpy_maximum_with_a_scalar_beyond_the_dtype_warns_as_numpy_does():
+    xp = anygrad.get_backend("numpy").xp
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        assert np.all(xp.maximum(_LARGE, 1e300) == np.inf)
 
 
 @pytest.mark.parametrize("name", ["max", "min"])
