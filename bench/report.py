@@ -35,8 +35,14 @@ def _grid(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([title, line(header), *map(line, rows)])
 
 
-def _ratio(a: float, b: float | None) -> str:
-    return "-" if not b else f"{a / b:.3g}"
+def _paired_ratio(mine: list[float], other: list[float]) -> str:
+    """The median [min-max] over repeat rounds of the two engines' ratio within each round.
+
+    Each round measures every engine once, one after the other, so a ratio taken within a
+    round compares two measurements made under one load of the machine; a ratio of medians
+    can pair a quiet repeat of one engine with a busy one of the other."""
+    ratios = [a / b for a, b in zip(mine, other, strict=True)]
+    return f"{statistics.median(ratios):.3g} [{min(ratios):.3g}-{max(ratios):.3g}]"
 
 
 def tables(result: dict[str, Any]) -> str:
@@ -60,18 +66,22 @@ def tables(result: dict[str, Any]) -> str:
         rows = [[name] + [f"{median[name][b] / median[name][1]:.1f}x" for b in sizes] for name in results]
         out.append(_grid("minibatch / per-sample speedup (samples/s at B over samples/s at B=1)", header, rows))
 
+    per_round = {name: {b: results[name][str(b)]["samples_per_s"] for b in sizes} for name in results}
     rows = []
     for name, info in engines.items():
         if info["kind"] != "anygrad":
             continue
-        mine = median[name]
+        mine = per_round[name]
         for other in (info["torch"], info["hand"]):
             if other is not None:
-                rows.append([f"{name} / {other}"] + [_ratio(mine[b], median[other][b]) for b in sizes])
+                rows.append([f"{name} / {other}"] + [_paired_ratio(mine[b], per_round[other][b]) for b in sizes])
         limit = limits.get(info["backend"])
-        rows.append([f"{name} / limit {info['backend']}"] + [_ratio(mine[b], limit) for b in sizes])
+        if limit:
+            rows.append([f"{name} / limit {info['backend']}"]
+                        + [_paired_ratio(mine[b], [limit] * len(mine[b])) for b in sizes])
     if rows:
-        out.append(_grid("anygrad ratios (samples/s over samples/s; > 1 means anygrad is faster)", header, rows))
+        out.append(_grid("anygrad ratios, median [min-max] over the repeat rounds of the ratio within each round "
+                         "(> 1 means anygrad is faster)", header, rows))
 
     faults = {name: [results[name][str(b)].get("page_faults_per_step") for b in sizes] for name in results}
     if all(all(per_size) for per_size in faults.values()):  # counted (older results and some OSes lack them)

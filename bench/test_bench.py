@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from anygrad.data import FASHION_MNIST_DIR
-from bench import measure, stages
+from bench import measure, report, stages
 from bench.__main__ import main
 from bench.dist_worker import mpiexec, rank_batches
 from bench.peers import NumpyHandEngine, default_backends, default_peers, make_engines
@@ -196,6 +196,13 @@ def test_smoke_run_prints_tables_last_and_writes_json_and_plot(tmp_path, capsys)
     assert {"date", "cpu", "python", "versions", "threads"} <= set(result["environment"])
     assert result["command"].startswith("python -m bench --smoke")
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ratios_are_taken_within_each_repeat_round() -> None:
+    # Round 2 ran while the machine was busy: both engines slowed, their ratio held.
+    anygrad_rates, hand_rates = [300.0, 100.0, 310.0], [310.0, 125.0, 300.0]
+
+    assert report._paired_ratio(anygrad_rates, hand_rates) == "0.968 [0.8-1.03]"
 
 
 def test_stage_timings_print_each_stage_of_both_steps(capsys) -> None:
