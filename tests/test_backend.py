@@ -229,6 +229,36 @@ def test_numpy_direct_calls_give_what_array_api_compat_gives(name, args, kwargs)
         assert direct is args[0]
 
 
+_SPECIAL = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-40], np.float32)  # 1e-40: subnormal
+_MASK = np.random.default_rng(3).standard_normal((64, 128)) > 0
+_OTHER = np.random.default_rng(4).standard_normal((64, 128)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("condition", "x1", "x2"), [
+    (_MASK, _LARGE, _OTHER),
+    (_MASK, _LARGE, 0.0),
+    (_MASK, _LARGE, -0.0),
+    (_MASK, 0.0, _LARGE),
+    (_MASK, _LARGE, math.nan),
+    (_MASK, 3, _LARGE),
+    (_MASK[:, :1], _LARGE, _OTHER),  # the condition broadcast
+    (_MASK[0], _LARGE, 1.5),
+    (_MASK, _LARGE[:, :1], 0.0),  # a branch broadcast
+    (_MASK[:, :6], np.tile(_SPECIAL, (64, 1)), -np.tile(_SPECIAL, (64, 1))),  # every bit kept: too small, NumPy's
+    (np.tile(_MASK, (1, 6))[:, :768], np.tile(_SPECIAL, (64, 128)), 0.5),
+    (_MASK, _LARGE.astype(np.float64), _OTHER.astype(np.float64)),
+    (_MASK, _LARGE.astype(np.float16), 2),
+    (_MASK, _LARGE, _OTHER.astype(np.float64)),  # mixed dtypes: NumPy's own where (and promotion)
+    (_MASK, _LARGE.astype(np.int32), 0),  # integers: NumPy's own where
+    (_MASK.astype(np.int8), _LARGE, 0.0),  # not a bool condition: NumPy's own where
+])
+def test_numpy_where_selects_exactly_what_numpy_selects(condition, x1, x2):
+    selected = anygrad.get_backend("numpy").xp.where(condition, x1, x2)
+    expected = np.where(condition, x1, x2)
+    assert selected.dtype == expected.dtype and selected.shape == expected.shape
+    assert selected.tobytes() == expected.tobytes()  # bit for bit: signed zeros and NaNs too
+
+
 def test_numpy_sums_of_short_rows_differ_from_numpys_by_rounding_only():
     import array_api_compat.numpy as compat
 
