@@ -21,8 +21,8 @@ class NumpyHandEngine(Engine):
     """The step by hand in NumPy: in-place updates, no graph, and at batch 1 the weight
     gradient as a broadcast outer product (a K=1 GEMM is several times slower in BLAS).
     It goes around NumPy's slow paths as anygrad's NumPy namespace does (the ReLU against a
-    row of zeros, not the scalar 0; row reductions of the logits over their transposed copy),
-    so it stays the floor and anygrad gains nothing on it from those."""
+    row of zeros, not the scalar 0; the logits' row max over their transposed copy; sums as
+    products with ones), so it stays the floor and anygrad gains nothing on it from those."""
 
     name = "numpy-hand"
 
@@ -63,9 +63,9 @@ class NumpyHandEngine(Engine):
     def loss_and_gradient(self, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The mean cross-entropy and its gradient with respect to the logits (overwrites them)."""
         batch = len(y)
-        logits -= _row_reduce(np.maximum, logits)
+        logits -= _row_max(logits)
         probs = np.exp(logits)
-        total = _row_reduce(np.add, probs)
+        total = _row_sums(probs)
         # Sums over the batch, not .mean(): NumPy's mean costs ~2 us more a call on small arrays.
         loss = (np.log(total[:, 0]).sum() - logits[self.rows, y].sum()) / batch
         probs /= total
@@ -79,7 +79,7 @@ class NumpyHandEngine(Engine):
         for layer in range(len(params) // 2 - 1, -1, -1):
             weight, bias, a = params[2 * layer], params[2 * layer + 1], activations[layer]
             grad_weight = g.T * a if len(g) == 1 else g.T @ a  # (out, 1) * (1, in): the outer product
-            grad_bias = g.sum(axis=0)
+            grad_bias = _column_sums(g)
             if layer:
                 g = g @ weight  # before the update: the gradient needs the old weight
                 g *= a > 0
@@ -95,12 +95,22 @@ class NumpyHandEngine(Engine):
         return [p.copy() for p in self.params]
 
 
-def _row_reduce(ufunc: Any, x: np.ndarray) -> np.ndarray:
-    """ufunc over each row of x, as (rows, 1): over the transposed copy when there are many
-    short rows (one vectorized pass per column instead of NumPy's row-by-row loop)."""
+def _row_max(x: np.ndarray) -> np.ndarray:
+    """Each row's max, as (rows, 1): over the transposed copy when there are many short rows
+    (one vectorized pass per column instead of NumPy's row-by-row loop)."""
     if len(x) >= 32 and x.shape[1] <= 16:
-        return ufunc.reduce(np.ascontiguousarray(x.T), axis=0)[:, None]
-    return ufunc.reduce(x, axis=1, keepdims=True)
+        return np.maximum.reduce(np.ascontiguousarray(x.T), axis=0)[:, None]
+    return x.max(axis=1, keepdims=True)
+
+
+def _row_sums(x: np.ndarray) -> np.ndarray:
+    """Each row's sum, as (rows, 1): from 1024 elements on a matrix-vector product (BLAS)."""
+    return (x @ np.ones(x.shape[1], x.dtype))[:, None] if x.size >= 1024 else x.sum(axis=1, keepdims=True)
+
+
+def _column_sums(x: np.ndarray) -> np.ndarray:
+    """Each column's sum: from 1024 elements on a vector-matrix product (BLAS)."""
+    return np.ones(len(x), x.dtype) @ x if x.size >= 1024 else x.sum(axis=0)
 
 
 class TorchEngine(Engine):

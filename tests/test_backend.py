@@ -194,6 +194,14 @@ NUMPY_DIRECT_CALLS = [
     ("sum", (np.arange(640, dtype=np.float32).reshape(64, 10),), {"axis": 1, "keepdims": True}),
     ("sum", (np.arange(640).reshape(4, 16, 10),), {"axis": -1}),
     ("sum", (np.arange(640, dtype=np.float32).reshape(64, 10),), {"axis": (1,), "dtype": np.float64}),
+    # Float matrices of 1024 elements and more, summed as products with ones (BLAS).
+    ("sum", (np.arange(2048, dtype=np.float32).reshape(128, 16),), {"axis": -1}),
+    ("sum", (np.arange(2048, dtype=np.float64).reshape(128, 16),), {"axis": 1, "keepdims": True}),
+    ("sum", (np.arange(2048, dtype=np.float32).reshape(128, 16),), {"axis": 0}),
+    ("sum", (np.arange(2048, dtype=np.float32).reshape(128, 16),), {"axis": (-2,), "keepdims": True}),
+    ("sum", (np.arange(2048, dtype=np.float32).reshape(8, 16, 16),), {"axis": 2, "keepdims": True}),
+    ("sum", (np.arange(2048, dtype=np.float32).reshape(8, 16, 16),), {"axis": 0}),  # NumPy's own call
+    ("sum", (np.arange(2048, dtype=np.float16).reshape(128, 16) / 64,), {"axis": 0}),  # not a BLAS float
     ("max", (_SHORT_ROWS,), {"axis": 1, "keepdims": True}),
     ("max", (_SHORT_ROWS.reshape(4, 16, 10),), {"axis": 2}),
     ("min", (_SHORT_ROWS[:, :3].copy(),), {"axis": -1}),
@@ -259,12 +267,14 @@ def test_numpy_where_selects_exactly_what_numpy_selects(condition, x1, x2):
     assert selected.tobytes() == expected.tobytes()  # bit for bit: signed zeros and NaNs too
 
 
-def test_numpy_sums_of_short_rows_differ_from_numpys_by_rounding_only():
+@pytest.mark.parametrize("shape", [(512, 13), (64, 100), (1000, 3)])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_numpy_sums_of_float_matrices_differ_from_numpys_by_rounding_only(shape, axis):
     import array_api_compat.numpy as compat
 
-    x = np.random.default_rng(2).standard_normal((512, 13)).astype(np.float32)
-    direct = anygrad.get_backend("numpy").xp.sum(x, axis=-1)
-    np.testing.assert_allclose(direct, compat.sum(x, axis=-1), rtol=1e-6, atol=1e-6)
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    direct = anygrad.get_backend("numpy").xp.sum(x, axis=axis)
+    np.testing.assert_allclose(direct, compat.sum(x, axis=axis), rtol=1e-5, atol=1e-5)
 
 
 def test_numpy_maximum_with_a_scalar_beyond_the_dtype_warns_as_numpy_does():
