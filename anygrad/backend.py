@@ -144,8 +144,11 @@ def _reduce_short_rows(ufunc: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     length = x.shape[-1]
     if not 0 < length <= _SHORT_ROW or x.size < _MANY_ROWS * length:
         return None
-    columns = np.ascontiguousarray(np.reshape(x, (-1, length)).T)
-    return np.reshape(ufunc.reduce(columns, axis=0), x.shape[:-1] + ((1,) if keepdims else ()))
+    rows = x if ndim == 2 else np.reshape(x, (-1, length))
+    reduced = ufunc.reduce(np.ascontiguousarray(rows.T), axis=0)
+    if ndim == 2:  # the common case, without two reshapes (~1 us)
+        return reduced[:, None] if keepdims else reduced
+    return np.reshape(reduced, x.shape[:-1] + ((1,) if keepdims else ()))
 
 
 def _numpy_maximum(x1: Any, x2: Any, /) -> Any:
