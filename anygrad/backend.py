@@ -115,19 +115,11 @@ def _sum_as_product(x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 def _numpy_max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
-    if getattr(x, "size", 0) >= _MANY_ROWS:
-        reduced = _reduce_short_rows(np.maximum, x, axis, keepdims)
-        if reduced is not None:
-            return reduced
-    return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+    return _extreme(np.maximum, x, axis, keepdims)
 
 
 def _numpy_min(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
-    if getattr(x, "size", 0) >= _MANY_ROWS:
-        reduced = _reduce_short_rows(np.minimum, x, axis, keepdims)
-        if reduced is not None:
-            return reduced
-    return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
+    return _extreme(np.minimum, x, axis, keepdims)
 
 
 # NumPy reduces a short last axis row by row: a (2048, 10) row max (softmax, cross-entropy)
@@ -136,14 +128,12 @@ def _numpy_min(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
 _SHORT_ROW, _MANY_ROWS = 16, 32
 
 
-def _reduce_short_rows(ufunc: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    """ufunc over the last axis of many short rows, column by column; None for other shapes."""
-    ndim = x.ndim
-    if ndim < 2 or axis not in (-1, ndim - 1, (-1,), (ndim - 1,)):
-        return None
-    length = x.shape[-1]
-    if not 0 < length <= _SHORT_ROW or x.size < _MANY_ROWS * length:
-        return None
+def _extreme(ufunc: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """ufunc (maximum or minimum) reduced over ``axis``: column by column for many short rows."""
+    if getattr(x, "size", 0) < _MANY_ROWS or x.ndim < 2 or not 0 < x.shape[-1] <= _SHORT_ROW \
+            or x.size < _MANY_ROWS * x.shape[-1] or axis not in (-1, x.ndim - 1, (-1,), (x.ndim - 1,)):
+        return ufunc.reduce(x, axis=axis, keepdims=keepdims)
+    ndim, length = x.ndim, x.shape[-1]
     rows = x if ndim == 2 else np.reshape(x, (-1, length))
     reduced = ufunc.reduce(np.ascontiguousarray(rows.T), axis=0)
     if ndim == 2:  # the common case, without two reshapes (~1 us)
@@ -152,15 +142,11 @@ def _reduce_short_rows(ufunc: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 def _numpy_maximum(x1: Any, x2: Any, /) -> Any:
-    if getattr(x1, "size", 0) >= _SCALAR_AS_ROW_FROM or getattr(x2, "size", 0) >= _SCALAR_AS_ROW_FROM:
-        return _with_scalar_as_row(np.maximum, x1, x2)
-    return np.maximum(x1, x2)
+    return _with_scalar_as_row(np.maximum, x1, x2)
 
 
 def _numpy_minimum(x1: Any, x2: Any, /) -> Any:
-    if getattr(x1, "size", 0) >= _SCALAR_AS_ROW_FROM or getattr(x2, "size", 0) >= _SCALAR_AS_ROW_FROM:
-        return _with_scalar_as_row(np.minimum, x1, x2)
-    return np.minimum(x1, x2)
+    return _with_scalar_as_row(np.minimum, x1, x2)
 
 
 # NumPy's maximum and minimum of a float array and a Python scalar miss the SIMD loop they
@@ -170,6 +156,8 @@ _SCALAR_AS_ROW_FROM = 4096  # elements; below it the row costs more than it save
 
 
 def _with_scalar_as_row(ufunc: Any, x1: Any, x2: Any) -> Any:
+    if getattr(x1, "size", 0) < _SCALAR_AS_ROW_FROM and getattr(x2, "size", 0) < _SCALAR_AS_ROW_FROM:
+        return ufunc(x1, x2)
     # Python numbers only: NumPy scalars (np.float64 is a float) keep their own dtype.
     array, scalar = (x1, x2) if type(x2) in (int, float) else (x2, x1)
     if type(scalar) in (int, float) and type(array) is np.ndarray and array.dtype.kind == "f":
@@ -201,7 +189,7 @@ def _numpy_zeros_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> An
 # NumPy's where branches on every element: a random mask (a ReLU-like op's sign pattern) costs
 # 3.6 ns an element, 60 us for a (128, 128) leaky ReLU and 950 us at (2048, 128), twenty times
 # a multiply. For float arrays the same selection as bit operations on their integer views
-# takes no branch (110 us at (2048, 128), 49 when one branch is 0.0) and copies every bit
+# takes no branch (130 us at (2048, 128), 57 when one branch is 0.0) and copies every bit
 # (signed zeros, NaN payloads) as where does.
 _SELECT_FROM = 2048  # elements; below it a mispredicted branch costs less than the extra passes
 _SAME_WIDTH_INTEGER = {np.dtype(np.float16): np.int16, np.dtype(np.float32): np.int32,
