@@ -46,6 +46,7 @@ from anygrad.data import (
     load_fashion_mnist,
     load_mnist,
     normalize_images,
+    pixel_mean_std,
     synthetic_classification,
 )
 from anygrad.engine import no_grad
@@ -258,7 +259,7 @@ def load_data(config: TrainConfig) -> Data:
         class_names = tuple(str(i) for i in range(classes))
     mean = std = None
     if config.standardize and len(train_x):
-        mean, std = float(train_x.mean(dtype=np.float64)), float(train_x.std(dtype=np.float64))
+        mean, std = pixel_mean_std(train_x)
         if std > 0:
             train_x, test_x = normalize_images(train_x, mean, std), normalize_images(test_x, mean, std)
         else:

