@@ -4,7 +4,8 @@ Op code only ever sees ``xp``, the Array API namespace of its inputs. This modul
 resolves backend names and devices to a :class:`Backend`, converts to and from host
 (NumPy) arrays, owns the random generators and the default-backend setting, and holds
 the few per-library overrides the standard has no portable spelling for (scatter-add),
-and the one host-memory setting NumPy's speed at large batches depends on.
+the NumPy namespace that calls NumPy directly and goes around its slow paths, and the one
+host-memory setting NumPy's speed at large batches depends on.
 """
 
 from __future__ import annotations
