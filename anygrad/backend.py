@@ -201,10 +201,10 @@ def _numpy_where(condition: Any, x1: Any, x2: Any, /) -> Any:
     if getattr(condition, "size", 0) < _SELECT_FROM and getattr(x1, "size", 0) < _SELECT_FROM \
             and getattr(x2, "size", 0) < _SELECT_FROM:
         return np.where(condition, x1, x2)
-    integer = _select_width(condition, x1, x2)
-    if integer is None:
+    dtype = _select_dtype(condition, x1, x2)
+    if dtype is None:
         return np.where(condition, x1, x2)
-    dtype = np.result_type(x1, x2)
+    integer = _SAME_WIDTH_INTEGER[dtype]
     shape = np.broadcast_shapes(condition.shape, np.shape(x1), np.shape(x2))
     mask = condition.astype(integer)
     np.negative(mask, out=mask)  # -1 has every bit set: all ones where true, zeros elsewhere
@@ -217,9 +217,9 @@ def _numpy_where(condition: Any, x1: Any, x2: Any, /) -> Any:
     return np.bitwise_or(picked, where_false, out=picked if picked.shape == shape else None).view(dtype)
 
 
-def _select_width(condition: Any, x1: Any, x2: Any) -> Any:
-    """The integer type whose bits stand for the result's floats, or None where NumPy's own
-    where is used (not float, or mixed dtypes that would need a cast)."""
+def _select_dtype(condition: Any, x1: Any, x2: Any) -> Any:
+    """The result's float dtype (the arrays' one; Python numbers take it, as NumPy casts
+    them), or None where NumPy's own where is used (not float, or mixed dtypes)."""
     if type(condition) is not np.ndarray or condition.dtype != np.bool_:
         return None
     arrays = [x for x in (x1, x2) if type(x) is np.ndarray]
@@ -228,7 +228,7 @@ def _select_width(condition: Any, x1: Any, x2: Any) -> Any:
     dtype = arrays[0].dtype
     if any(x.dtype != dtype for x in arrays) or dtype not in _SAME_WIDTH_INTEGER:
         return None
-    return _SAME_WIDTH_INTEGER[dtype]
+    return dtype
 
 
 def _bits(x: Any, dtype: Any, integer: Any) -> Any:

@@ -107,9 +107,9 @@ sigmoid.defvjp(lambda xp, g, out, x: g * out * (1.0 - out))
 
 
 def _masked(xp, g, condition):
-    """``where(condition, g, 0)`` as a product with a 0/1 array of g's dtype: several times
-    faster than NumPy's ``where`` with a scalar branch. The mask is fresh, so the product
-    goes into it in place."""
+    """``where(condition, g, 0)`` as a product with a 0/1 array of g's dtype: two passes, no
+    branch per element (NumPy's own ``where`` branches; even the NumPy namespace's bit select
+    makes one pass more). The mask is fresh, so the product goes into it in place."""
     mask = xp.astype(condition, g.dtype)
     mask *= g
     return mask
