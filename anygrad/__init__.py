@@ -31,6 +31,7 @@ from anygrad.backend import (
     to_numpy,
     use,
 )
+from anygrad.capture import CapturedStep, CaptureError, capture
 from anygrad.checkpoint import load, save
 from anygrad.engine import enable_grad, is_grad_enabled, no_grad
 from anygrad.gradcheck import GradcheckError, gradcheck
@@ -85,9 +86,9 @@ subtract = sub
 __version__ = "0.1.0"
 
 __all__ = [
-    "Backend", "GradcheckError", "Tensor", "abs", "add", "arange", "argmax", "argmin", "astype",
-    "available_backends", "backend", "clamp", "clip", "concat", "data", "div", "divide", "enable_grad", "exp",
-    "expand_dims", "flatten", "full", "get_backend", "get_default_backend", "getitem", "gradcheck",
+    "Backend", "CaptureError", "CapturedStep", "GradcheckError", "Tensor", "abs", "add", "arange", "argmax",
+    "argmin", "astype", "available_backends", "backend", "capture", "clamp", "clip", "concat", "data", "div",
+    "divide", "enable_grad", "exp", "expand_dims", "flatten", "full", "get_backend", "get_default_backend", "getitem", "gradcheck",
     "is_grad_enabled", "keep_freed_memory", "leaky_relu", "linear", "load", "log", "log_softmax", "logsumexp",
     "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "multiply", "neg", "nn", "no_grad",
     "ones", "ones_like", "optim", "permute", "pow", "rand", "randint", "randn", "relu", "reshape", "save",
