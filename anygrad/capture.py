@@ -52,6 +52,11 @@ from anygrad.tensor import Tensor
 
 __all__ = ["CaptureError", "CapturedStep", "capture"]
 
+_BEING_CAPTURED = " (being captured)"  # in the label of the arguments' and state's backend during a capture
+_OUTSIDER = ("anygrad.capture: the step used {} that is neither an argument nor part of the state passed to "
+             "capture (a tensor made inside the step, a mask drawn on the host, or a module or optimizer not "
+             "passed in); a replay would freeze its values")
+
 #: How many captured variants (argument shapes, settings) a step keeps, newest first.
 MAX_VARIANTS = 8
 
@@ -165,6 +170,7 @@ class _Recording:
         self.lines: list[str] = []
         self.count = 0
         self.state_written = False
+        self.closed = False  # once the step has run: stand-ins still in use escaped the capture
         self._namespaces: dict[int, _Namespace] = {}
         self.real_backends: dict[int, Backend] = {}  # id(recording backend) -> the backend it stands for
 
@@ -198,11 +204,7 @@ class _Recording:
         if isinstance(value, dict):
             return "{" + ", ".join(f"{self.render(k)}: {self.render(v)}" for k, v in value.items()) + "}"
         if array_api_compat.is_array_api_obj(value) and not isinstance(value, np.generic):
-            raise CaptureError(
-                f"anygrad.capture: the step used a {tuple(value.shape)} {value.dtype} array that is neither an "
-                "argument nor part of the state passed to capture (a tensor made inside the step, a mask drawn on "
-                "the host, or a module or optimizer not passed in); a replay would freeze its values"
-            )
+            raise CaptureError(_OUTSIDER.format(f"a {tuple(value.shape)} {value.dtype} array"))
         return self.constant(value)
 
     # -- stand-ins ----------------------------------------------------------------------------
@@ -214,6 +216,7 @@ class _Recording:
 
     def record(self, expression: str, result: Any, *, view_of_state: bool = False) -> Any:
         """Record ``name = expression`` for each array in ``result``; other results are static."""
+        self.check_open()
         if isinstance(result, (tuple, list)) and result and all(_is_computed(r) for r in result):
             names = [self.new_name() for _ in result]
             self.lines.append(f"{', '.join(names)}, = {expression}")
@@ -224,13 +227,23 @@ class _Recording:
         self.lines.append(f"{name} = {expression}")
         return _Symbolic(result, name, self, view_of_state)
 
+    def check_open(self) -> None:
+        if self.closed:
+            raise CaptureError(
+                "anygrad.capture: a stand-in array of an earlier capture is still in use: the step stored one "
+                "where capture could not put the real array back (in a module, optimizer or tensor not passed "
+                "to capture). Pass every module and optimizer the step uses"
+            )
+
     def write(self, target: _Symbolic, statement: str) -> None:
         """Record an in-place statement on ``target`` (a change of state if it stands for state)."""
+        self.check_open()
         self.lines.append(statement)
         if target._state:
             self.state_written = True
 
     def check_truth(self, symbolic: _Symbolic, value: bool) -> None:
+        self.check_open()
         if self.state_written:
             raise CaptureError(
                 "anygrad.capture: the step reads an array's truth value in Python after changing state in place; "
@@ -254,7 +267,12 @@ class _Recording:
         swapped = _Swap(self)
         try:
             swapped.swap_in()
-            out = step(*self.args)
+            try:
+                out = step(*self.args)
+            except ValueError as error:  # an op mixed a captured tensor with one from outside
+                if _BEING_CAPTURED in str(error):
+                    raise CaptureError(_OUTSIDER.format("a tensor")) from error
+                raise
             outputs = self._outputs(out)
             writes = swapped.write_backs()
             returned = self._render_outputs(outputs)
@@ -262,6 +280,7 @@ class _Recording:
             self._check_nothing_escaped()
         finally:
             swapped.restore()
+            self.closed = True
         after = self._optimizer_state_layout()
         if [layout for layout, _ in before] != [layout for layout, _ in after]:
             return result, None  # state was created: this call was not a representative step
@@ -386,7 +405,7 @@ class _Swap:
             for slot in Backend.__slots__:
                 setattr(found, slot, getattr(backend, slot))
             found.xp = self.recording.namespace(backend)
-            found.label = f"{backend.label} (being captured)"
+            found.label = f"{backend.label}{_BEING_CAPTURED}"
             found.is_writeable = lambda array, real=backend.is_writeable: real(_real(array))
             self.recording_backends[id(backend)] = found
             self.recording.real_backends[id(found)] = backend
@@ -546,6 +565,7 @@ def _binary(symbol: str, compute: Callable[[Any, Any], Any], reflected: bool = F
 
 def _in_place(symbol: str, compute: Callable[[Any, Any], Any]) -> Callable[..., Any]:
     def method(self: _Symbolic, other: Any) -> Any:
+        self._recording.check_open()
         self._value = compute(self._value, _real(other))  # libraries with immutable arrays rebind
         self._recording.write(self, f"{self._name} {symbol}= {self._recording.render(other)}")
         return self
@@ -613,6 +633,7 @@ class _Symbolic:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         r = self._recording
+        r.check_open()
         self._value[_unwrap(key)] = _real(value)
         r.write(self, f"{self._name}[{r.render(key)}] = {r.render(value)}")
 
@@ -632,6 +653,13 @@ class _Symbolic:
     __iter__ = _value_read("iterated over")
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __getattr__(self, name: str) -> Any:
+        raise CaptureError(
+            f"anygrad.capture: the step uses the array attribute {name!r}, which a replay cannot record (it reads "
+            "an array's value in Python, or is not in the Array API: only operators, namespace functions, .T, "
+            ".mT, .shape, .dtype, .ndim, .size and .device are recorded)"
+        )
 
 
 _OPERATORS = {

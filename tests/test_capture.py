@@ -1,0 +1,234 @@
+"""anygrad.capture: a replayed step computes exactly what the eager step computes, and a step
+that a replay would get wrong is refused or run eagerly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anygrad
+from anygrad import nn, optim
+from anygrad.nn import functional as F
+
+
+def _model_and_optimizer(backend, **sgd):
+    anygrad.manual_seed(0)
+    model = nn.MLP(6, [8, 8], 4, backend=backend)
+    return model, optim.SGD(model.parameters(), **{"lr": 0.1, **sgd})
+
+
+def _batches(backend, sizes=(5, 5, 5, 5, 3, 5)):
+    rng = np.random.default_rng(1)
+    return [(anygrad.tensor(rng.standard_normal((n, 6)).astype(np.float32), backend=backend),
+             anygrad.tensor(rng.integers(0, 4, n), backend=backend)) for n in sizes]
+
+
+def _train_step(model, optimizer):
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def _assert_same_state(eager_model, captured_model):
+    for (name, p), q in zip(eager_model.named_parameters(), captured_model.parameters(), strict=True):
+        assert np.array_equal(p.numpy(), q.numpy()), name
+        assert np.array_equal(anygrad.to_numpy(p.grad), anygrad.to_numpy(q.grad)), name
+
+
+@pytest.mark.parametrize("sgd", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-2}],
+                         ids=["plain", "momentum", "nesterov-decay"])
+def test_replays_give_the_eager_losses_parameters_and_gradients_bit_for_bit(backend, sgd):
+    eager_model, eager_optimizer = _model_and_optimizer(backend, **sgd)
+    model, optimizer = _model_and_optimizer(backend, **sgd)
+    eager, step = _train_step(eager_model, eager_optimizer), anygrad.capture(_train_step(model, optimizer), model,
+                                                                             optimizer)
+    for x, y in _batches(backend) * 2:  # includes a smaller batch: a second capture
+        expected, loss = eager(x, y), step(x, y)
+        assert loss.item() == expected.item()
+        assert loss.requires_grad is False and loss.backend == backend.name
+    _assert_same_state(eager_model, model)
+    assert len(step._replays) >= 2  # the batch of 3 was captured on its own
+
+
+def test_a_replay_runs_no_python_of_the_step(backend):
+    model, optimizer = _model_and_optimizer(backend)
+    calls = []
+    inner = _train_step(model, optimizer)
+
+    def step(x, y):
+        calls.append(1)
+        return inner(x, y)
+
+    captured = anygrad.capture(step, model, optimizer)
+    batches = _batches(backend, sizes=(5,) * 4)
+    for x, y in batches:
+        captured(x, y)
+    assert len(calls) == 2  # gradients absent, then present: two variants, then replays only
+
+
+def test_a_changed_learning_rate_or_training_mode_is_captured_again(backend):
+    eager_model, eager_optimizer = _model_and_optimizer(backend)
+    model, optimizer = _model_and_optimizer(backend)
+    eager, step = _train_step(eager_model, eager_optimizer), anygrad.capture(_train_step(model, optimizer), model,
+                                                                             optimizer)
+    batches = _batches(backend, sizes=(5,) * 3)
+    for lr in (0.1, 0.01):
+        for opt in (eager_optimizer, optimizer):
+            opt.param_groups[0]["lr"] = lr
+        for x, y in batches:
+            assert step(x, y).item() == eager(x, y).item()
+    for m in (eager_model, model):
+        m.eval()
+    x, y = batches[0]
+    assert step(x, y).item() == eager(x, y).item()
+    _assert_same_state(eager_model, model)
+
+
+def test_new_parameter_values_are_read_on_every_replay(backend):
+    eager_model, eager_optimizer = _model_and_optimizer(backend)
+    model, optimizer = _model_and_optimizer(backend)
+    eager, step = _train_step(eager_model, eager_optimizer), anygrad.capture(_train_step(model, optimizer), model,
+                                                                             optimizer)
+    batches = _batches(backend, sizes=(5,) * 3)
+    for x, y in batches:
+        eager(x, y), step(x, y)
+    weights = {name: anygrad.tensor(np.full(p.shape, 0.05, np.float32), backend=backend)
+               for name, p in model.named_parameters()}
+    for m in (eager_model, model):
+        m.load_state_dict(weights)
+    for x, y in batches:
+        assert step(x, y).item() == eager(x, y).item()
+    _assert_same_state(eager_model, model)
+
+
+def test_a_value_check_that_fails_on_a_replay_raises_the_eager_error(backend):
+    if not backend.is_host:
+        pytest.skip("class indices are range-checked on the host only")
+    model, optimizer = _model_and_optimizer(backend)
+    step = anygrad.capture(_train_step(model, optimizer), model, optimizer)
+    x, y = _batches(backend, sizes=(5,))[0]
+    for _ in range(3):
+        step(x, y)
+    before = [p.numpy().copy() for p in model.parameters()]
+    bad = anygrad.tensor(np.array([0, 1, 2, 3, 7]), backend=backend)
+    with pytest.raises(IndexError, match="class index out of range"):
+        step(x, bad)
+    for p, old in zip(model.parameters(), before, strict=True):
+        assert np.array_equal(p.numpy(), old)
+
+
+def test_arrays_from_outside_the_arguments_and_state_are_refused(backend):
+    model, optimizer = _model_and_optimizer(backend)
+    outsider = anygrad.tensor(np.ones((5, 4), np.float32), backend=backend)
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x) * outsider, y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    with pytest.raises(anygrad.CaptureError, match="neither an argument nor part of the state"):
+        anygrad.capture(step, model, optimizer)(*_batches(backend, sizes=(5,))[0])
+
+
+def test_state_left_in_an_optimizer_not_passed_in_is_caught_when_next_used(backend):
+    model, optimizer = _model_and_optimizer(backend, momentum=0.9)
+    step = anygrad.capture(_train_step(model, optimizer), model)  # the optimizer is missing
+    x, y = _batches(backend, sizes=(5,))[0]
+    step(x, y)  # creates the momentum buffers, which capture cannot see
+    with pytest.raises(anygrad.CaptureError, match="Pass every module and optimizer"):
+        step(x, y)
+
+
+def test_a_dropout_mask_is_refused_while_training_and_eval_mode_replays(backend):
+    anygrad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4, backend=backend), nn.Dropout(0.5))
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    step = anygrad.capture(_train_step(model, optimizer), model, optimizer)
+    x, y = _batches(backend, sizes=(5,))[0]
+    with pytest.raises(anygrad.CaptureError, match="mask drawn on the host"):
+        step(x, y)
+    model.eval()
+    for _ in range(3):
+        step(x, y)
+
+
+def test_values_read_as_python_numbers_are_refused(backend):
+    model, optimizer = _model_and_optimizer(backend)
+    inner = _train_step(model, optimizer)
+
+    def step(x, y):
+        loss = inner(x, y)
+        print(f"loss {loss.item()}")
+        return loss
+
+    with pytest.raises(anygrad.CaptureError, match="reads an array.s value in Python"):
+        anygrad.capture(step, model, optimizer)(*_batches(backend, sizes=(5,))[0])
+
+
+def test_optimizer_numbers_that_change_every_step_are_refused(backend):
+    anygrad.manual_seed(0)
+    model = nn.MLP(6, [8], 4, backend=backend)
+    optimizer = optim.Adam(model.parameters())
+    step = anygrad.capture(_train_step(model, optimizer), model, optimizer)
+    x, y = _batches(backend, sizes=(5,))[0]
+    step(x, y)  # creates Adam's state: run, not kept
+    with pytest.raises(anygrad.CaptureError, match="Adam's step count"):
+        step(x, y)
+
+
+def test_a_failed_capture_leaves_every_tensor_as_it_was(backend):
+    model, optimizer = _model_and_optimizer(backend, momentum=0.9)
+    eager_model, eager_optimizer = _model_and_optimizer(backend, momentum=0.9)
+    inner = _train_step(model, optimizer)
+    x, y = _batches(backend, sizes=(5,))[0]
+
+    def failing(x, y):
+        inner(x, y)
+        raise KeyError("late failure")
+
+    with pytest.raises(KeyError):
+        anygrad.capture(failing, model, optimizer)(x, y)
+    _train_step(eager_model, eager_optimizer)(x, y)
+    _assert_same_state(eager_model, model)  # real arrays again, with the step's effects
+    for p, eager_p in zip(model.parameters(), eager_model.parameters(), strict=True):
+        assert type(p.data) is type(eager_p.data) and type(p.grad) is type(eager_p.grad)
+        assert p._backend is backend
+        buffer, eager_buffer = optimizer.state[p]["momentum_buffer"], eager_optimizer.state[eager_p]["momentum_buffer"]
+        assert type(buffer) is type(eager_buffer)
+        assert np.array_equal(anygrad.to_numpy(buffer), anygrad.to_numpy(eager_buffer))
+
+
+def test_outputs_may_be_tuples_of_tensors_and_must_be_tensors(backend):
+    model, optimizer = _model_and_optimizer(backend)
+    inner = _train_step(model, optimizer)
+
+    def both(x, y):
+        logits = model(x)
+        return inner(x, y), logits
+
+    step = anygrad.capture(both, model, optimizer)
+    x, y = _batches(backend, sizes=(5,))[0]
+    for _ in range(3):
+        loss, logits = step(x, y)
+        assert logits.shape == (5, 4) and loss.shape == ()
+    with pytest.raises(anygrad.CaptureError, match="must return Tensors"):
+        anygrad.capture(lambda x, y: {"loss": inner(x, y)}, model, optimizer)(x, y)
+    with pytest.raises(TypeError, match="arguments must be Tensors"):
+        step(x, 3)
+
+
+def test_the_replay_is_straight_line_code_without_unused_loads(backend):
+    model, optimizer = _model_and_optimizer(backend)
+    step = anygrad.capture(_train_step(model, optimizer), model, optimizer)
+    for x, y in _batches(backend, sizes=(5,) * 3):
+        step(x, y)
+    source = step._replays[0].source
+    assert "for " not in source.split("raise _Miss", 1)[1]
+    assert ".grad\n" not in source  # gradients cleared by zero_grad are not loaded
