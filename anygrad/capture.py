@@ -417,7 +417,7 @@ class _Swap:
         for tensor in self.tensors:
             self.saved.append((tensor, tensor.data, tensor.grad, tensor._backend))
             source = f"args[{arg_index[id(tensor)]}]" if id(tensor) in arg_index else r.constant(tensor)
-            tensor.data = r.symbolic(tensor.data, f"{source}.data", state=id(tensor) not in arg_index)
+            tensor.data = r.symbolic(tensor.data, f"{source}.data", state=True)  # arguments too: the caller's
             if tensor.grad is not None:
                 tensor.grad = r.symbolic(tensor.grad, f"{source}.grad", state=True)
             tensor._backend = self._recording_backend(tensor._backend)
@@ -600,7 +600,7 @@ class _Symbolic:
         self._value = value
         self._name = name
         self._recording = recording
-        self._state = state  # stands for state (or a view of it): writing into it changes state
+        self._state = state  # stands for an argument or state (or a view of one): writing into it is a side effect
 
     # Static facts of the array.
     shape = property(lambda self: self._value.shape)

@@ -13,7 +13,7 @@ from typing import Any
 from anygrad import get_backend, keep_freed_memory
 from bench import measure, report
 from bench.peers import PEER_NAMES, TorchEngine, default_backends, default_peers, make_engines
-from bench.workload import AnygradEngine, Workload
+from bench.workload import AnygradEngine, Workload, parse_backend_spec
 
 # What --smoke sets (each still overridable by its own option): seconds of work, not minutes.
 SMOKE = {"hidden": (32,), "batch_sizes": [1, 8], "seconds": 0.02, "repeats": 2, "gemm_size": 256,
@@ -51,7 +51,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-sizes", type=_ints,
                    help=f"batch sizes; 1 is per-sample training (default {_joined(DEFAULTS['batch_sizes'])})")
     p.add_argument("--backends", type=_names,
-                   help=f"anygrad backends, name or name:device (default {_joined(default_backends())})")
+                   help=f"anygrad backends, name or name:device, with +capture for the step wrapped in anygrad.capture "
+                   f"(default {_joined(default_backends())})")
     p.add_argument("--peers", type=_names,
                    help=f"peers among {', '.join(PEER_NAMES)} (default {_joined(default_peers())}; '' for none)")
     p.add_argument("--data", choices=("synthetic", "fashion-mnist"), default="synthetic",
@@ -84,8 +85,8 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
     if settings["seconds"] <= 0 or settings["repeats"] < 1 or settings["gemm_size"] < 1 or settings["overhead_ops"] < 0:
         raise ValueError("--seconds must be > 0, --repeats and --gemm-size >= 1, --overhead-ops >= 0")
     for spec in settings["backends"]:
-        name, _, device = spec.partition(":")
-        get_backend(name, device or None)  # raises ValueError naming the known backends
+        name, device, _ = parse_backend_spec(spec)
+        get_backend(name, device)  # raises ValueError naming the known backends
     if not settings["backends"] and not settings["peers"]:
         raise ValueError("nothing to measure: --backends and --peers are both empty")
     unknown = sorted(set(settings["peers"]) - set(PEER_NAMES))
@@ -121,6 +122,8 @@ def run(settings: dict[str, Any], log: Any = print) -> dict[str, Any]:
     if settings["overhead_ops"]:
         for engine in engines:
             if isinstance(engine, AnygradEngine):
+                if engine.captured:
+                    continue  # the chain measures eager ops; a captured step has no per-op Python
                 seconds = measure.anygrad_op_overhead(engine.backend, settings["overhead_ops"])
             elif isinstance(engine, TorchEngine):
                 seconds = measure.torch_op_overhead(str(engine.backend.device), settings["overhead_ops"])
@@ -150,6 +153,7 @@ def run(settings: dict[str, Any], log: Any = print) -> dict[str, Any]:
             "torch": torch_peer if anygrad_engine and torch_peer in names else None,
             "hand": "numpy-hand" if anygrad_engine and "numpy-hand" in names else None,
             "api": getattr(engine, "api", None),  # anygrad: nn (modules, optimizer) or ops (op level)
+            "captured": getattr(engine, "captured", None),  # anygrad: the step wrapped in anygrad.capture
         }
     return {
         "settings": {**settings, "hidden": list(settings["hidden"])},

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 import anygrad
-from bench.workload import AnygradEngine, Engine, Workload
+from bench.workload import CAPTURE_SUFFIX, AnygradEngine, Engine, Workload
 
 PEER_NAMES = ("numpy-hand", "torch", "torch-cuda")
 
@@ -177,8 +177,10 @@ def _torch_cuda_available() -> bool:
 
 def default_backends() -> list[str]:
     """Every anygrad backend that runs here except array_api_strict (a conformance checker,
-    not a fast library), plus PyTorch on CUDA where there is a GPU."""
+    not a fast library), NumPy also with the step captured (anygrad.capture), plus PyTorch on
+    CUDA where there is a GPU."""
     names = [name for name in anygrad.available_backends() if name != "array_api_strict"]
+    names.insert(names.index("numpy") + 1, "numpy" + CAPTURE_SUFFIX)
     return names + (["torch:cuda"] if _torch_cuda_available() else [])
 
 

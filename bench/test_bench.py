@@ -98,6 +98,20 @@ def test_anygrad_engine_computes_the_reference_step_with_either_api(api: str) ->
         check_against_reference(engine, WORKLOAD.initial_weights(), WORKLOAD.batches(batch_size)[0])
 
 
+def test_a_captured_engine_times_replays_only() -> None:
+    engine = AnygradEngine(WORKLOAD, "numpy+capture")
+    assert engine.name == "anygrad-numpy+capture" and engine.captured
+    engine.load(WORKLOAD.initial_weights(), WORKLOAD.batches(8))
+
+    def python_step(x, y):
+        raise AssertionError("the step's Python ran: this step was not a replay")
+
+    engine.step.step = python_step
+    engine.run(3)
+    with pytest.raises(ValueError, match="needs the nn api"):
+        AnygradEngine(WORKLOAD, "numpy+capture", api="ops")
+
+
 class _ForgetsBiases(NumpyHandEngine):
     """A wrong engine: it never updates the biases."""
 
@@ -192,7 +206,7 @@ def test_smoke_run_prints_tables_last_and_writes_json_and_plot(tmp_path, capsys)
     assert result["limits"]["numpy:cpu"] > 0 and result["gemm_gflops"]["numpy:cpu"] > 0
     assert set(result["overhead_us_per_op"]) == {"anygrad-numpy"}
     assert result["engines"]["anygrad-numpy"] == {"kind": "anygrad", "backend": "numpy:cpu", "torch": None,
-                                                  "hand": "numpy-hand", "api": anygrad_api()}
+                                                  "hand": "numpy-hand", "api": anygrad_api(), "captured": False}
     assert {"date", "cpu", "python", "versions", "threads"} <= set(result["environment"])
     assert result["command"].startswith("python -m bench --smoke")
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

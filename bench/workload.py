@@ -188,38 +188,63 @@ def anygrad_api() -> str:
     return "nn"
 
 
+#: The suffix of a backend spec ("numpy+capture") that runs the step through anygrad.capture.
+CAPTURE_SUFFIX = "+capture"
+
+
+def parse_backend_spec(spec: str) -> tuple[str, str | None, bool]:
+    """``name[:device][+capture]`` as (name, device or None, captured)."""
+    captured = spec.endswith(CAPTURE_SUFFIX)
+    name, _, device = spec.removesuffix(CAPTURE_SUFFIX).partition(":")
+    return name, device or None, captured
+
+
 class AnygradEngine(Engine):
-    """anygrad on one backend, written as a user would write the training step."""
+    """anygrad on one backend, written as a user would write the training step; with a
+    ``+capture`` spec the step is wrapped in :func:`anygrad.capture` (replayed array calls)."""
 
     def __init__(self, workload: Workload, backend: str, api: str | None = None) -> None:
         super().__init__(workload)
-        name, _, device = backend.partition(":")
-        self.backend = anygrad.get_backend(name, device or None)
+        name, device, self.captured = parse_backend_spec(backend)
+        self.backend = anygrad.get_backend(name, device)
         self.name = f"anygrad-{backend}"
         self.api = anygrad_api() if api is None else api
         if self.api not in ("nn", "ops"):
             raise ValueError(f"AnygradEngine: api must be 'nn' or 'ops', not {self.api!r}")
+        if self.captured and self.api != "nn":
+            raise ValueError("AnygradEngine: a captured step needs the nn api (a model and an optimizer)")
         self.params: list[anygrad.Tensor] = []
 
     def load(self, weights: list[np.ndarray], batches: list[tuple[np.ndarray, np.ndarray]]) -> None:
         b = self.backend
-        # Copies: on NumPy from_host keeps the caller's array, which an in-place optimizer would change.
-        weights = [w.copy() for w in weights]
+        self._batches = [(anygrad.tensor(x, backend=b), anygrad.tensor(y, backend=b)) for x, y in batches]
+        self._next = 0
         if self.api == "nn":
             from anygrad import nn, optim
 
             self.model = nn.MLP(self.workload.n_in, list(self.workload.hidden), self.workload.n_classes, backend=b)
             self.params = list(self.model.parameters())
-            for p, w in zip(self.params, weights, strict=True):
-                p.data = b.from_host(w)
+            self._set_weights(weights)
             self.optimizer = optim.SGD(self.params, lr=self.workload.lr)
+            self.step = self._step_nn  # chosen once, not per step
+            if self.captured:
+                self.step = anygrad.capture(self._step_nn, self.model, self.optimizer)
+                # Capture both variants (without gradients, then with them) before any step
+                # counts, so that every later step, the reference check's included, is a replay.
+                for _ in range(2):
+                    self.step(*self._batches[0])
+                self._set_weights(weights)
         else:
-            self.params = [anygrad.tensor(w, backend=b, requires_grad=True) for w in weights]
+            # Copies: on NumPy from_host keeps the caller's array, which an in-place optimizer would change.
+            self.params = [anygrad.tensor(w.copy(), backend=b, requires_grad=True) for w in weights]
             # The row index of the label pick, made once per batch size as a model would keep it.
             self.rows = anygrad.arange(len(batches[0][1]), backend=b)
-        self.step = self._step_nn if self.api == "nn" else self._step_ops  # chosen once, not per step
-        self._batches = [(anygrad.tensor(x, backend=b), anygrad.tensor(y, backend=b)) for x, y in batches]
-        self._next = 0
+            self.step = self._step_ops
+
+    def _set_weights(self, weights: list[np.ndarray]) -> None:
+        # Copies: on NumPy from_host keeps the caller's array, which an in-place optimizer would change.
+        for p, w in zip(self.params, weights, strict=True):
+            p.data = self.backend.from_host(w.copy())
 
     def _step_nn(self, x: anygrad.Tensor, y: anygrad.Tensor) -> anygrad.Tensor:
         self.optimizer.zero_grad()
