@@ -18,17 +18,20 @@ What a replay assumes, and how it is checked (the way ``torch.cuda.graphs`` and
   before any work, the arguments' shapes, dtypes and backends, grad mode, each module's
   training flag and members, each optimizer's parameters and hyper-parameters (an LR
   scheduler's change is seen), and each state tensor's shape, dtype, ``requires_grad`` and
-  whether it has a gradient; a mismatch captures the step again for the new case.
+  whether it has a gradient; a mismatch captures the step again for the new case. Python
+  values the step reads besides these (a counter, a flag, the learning rate of an optimizer
+  not passed in) are frozen at what they were during the capture.
 - A truth value read in Python (the class-range check of a loss: ``bool(min(t) >= 0)``) is
   checked again on every replay; when it comes out differently the call runs the step
   eagerly instead, which raises the eager error or takes the other branch. Such a read
   after the step has changed state in place cannot be replayed safely: CaptureError.
   Reading a value as a Python number (``float(loss)``, ``.item()``) inside the step raises
   CaptureError: the replay would freeze it. Return the tensor and read it outside.
-- Python numbers in optimizer state that change every step (``optim.Adam``'s step count,
-  from which its bias corrections are computed in Python) would be frozen: CaptureError.
-  A call that creates optimizer state (SGD's first momentum step) runs as captured but is
-  not kept; the next call is captured again.
+- Python numbers in optimizer state (``optim.Adam``'s step count) are inputs too: the
+  arithmetic done on them (Adam's bias corrections) is recorded as Python arithmetic and
+  redone on every replay, with the same floats as the eager step. A call that creates
+  optimizer state (the first step of SGD with momentum, or of Adam) runs as captured but
+  is not kept; the next call is captured again.
 
 Returned tensors hold the replayed arrays and no graph (the step's backward has run).
 """
@@ -70,10 +73,12 @@ class _Miss(Exception):
 
 
 def capture(step: Callable[..., Any], *state: Module | Optimizer | Tensor) -> CapturedStep:
-    """Wrap ``step`` (a function of Tensors) so that its array operations are recorded on a
-    call and replayed on later calls with arguments of the same shapes, dtypes and backends.
+    """Wrap ``step`` (a function of positional Tensors) so that its array operations are
+    recorded on a call and replayed on later calls with arguments of the same shapes, dtypes
+    and backends.
 
-    ``state``: every module, optimizer and tensor the step uses besides its arguments::
+    ``state``: every module, optimizer and tensor the step uses besides its arguments (an
+    optimizer left out still works, but its hyper-parameters are then frozen)::
 
         def train_step(x, y):
             optimizer.zero_grad()
@@ -189,7 +194,7 @@ class _Recording:
 
     def render(self, value: Any) -> str:
         """Python source for ``value`` in a recorded line."""
-        if isinstance(value, _Symbolic):
+        if isinstance(value, _StandIn):
             return value._name
         if value is None or value is Ellipsis or isinstance(value, (bool, int, str)):
             return repr(value)
@@ -208,6 +213,12 @@ class _Recording:
         return self.constant(value)
 
     # -- stand-ins ----------------------------------------------------------------------------
+    def number(self, value: Any, source: str) -> _SymbolicNumber:
+        """A stand-in for a Python number, loaded in the replay by the expression ``source``."""
+        name = self.new_name()
+        self.lines.append(f"{name} = {source}")
+        return _SymbolicNumber(value, name, self)
+
     def symbolic(self, value: Any, source: str, *, state: bool = False) -> _Symbolic:
         """A stand-in for ``value``, loaded in the replay by the expression ``source``."""
         name = self.new_name()
@@ -227,6 +238,12 @@ class _Recording:
         self.lines.append(f"{name} = {expression}")
         return _Symbolic(result, name, self, view_of_state)
 
+    def record_number(self, expression: str, value: Any) -> _SymbolicNumber:
+        self.check_open()
+        name = self.new_name()
+        self.lines.append(f"{name} = {expression}")
+        return _SymbolicNumber(value, name, self)
+
     def check_open(self) -> None:
         if self.closed:
             raise CaptureError(
@@ -242,7 +259,7 @@ class _Recording:
         if target._state:
             self.state_written = True
 
-    def check_truth(self, symbolic: _Symbolic, value: bool) -> None:
+    def check_truth(self, symbolic: _StandIn, value: bool) -> None:
         self.check_open()
         if self.state_written:
             raise CaptureError(
@@ -281,27 +298,14 @@ class _Recording:
         finally:
             swapped.restore()
             self.closed = True
-        after = self._optimizer_state_layout()
-        if [layout for layout, _ in before] != [layout for layout, _ in after]:
+        if self._optimizer_state_layout() != before:
             return result, None  # state was created: this call was not a representative step
-        if [numbers for _, numbers in before] != [numbers for _, numbers in after]:
-            raise CaptureError(
-                "anygrad.capture: an optimizer keeps Python numbers in its state that change every step "
-                "(optim.Adam's step count, from which it computes its bias corrections); a replay would "
-                "freeze them. Run this step eagerly"
-            )
         return result, self._compile(checks, writes, returned)
 
-    def _optimizer_state_layout(self) -> list[tuple[Any, Any]]:
-        """Per optimizer: which state keys each parameter has (array or not), and the numbers."""
-        layouts = []
-        for optimizer in self.optimizers:
-            layout, numbers = [], []
-            for p, values in optimizer.state.items():
-                layout.append((id(p), tuple((k, _is_array(v)) for k, v in values.items())))
-                numbers.append(tuple(v for v in values.values() if not _is_array(v)))
-            layouts.append((layout, numbers))
-        return layouts
+    def _optimizer_state_layout(self) -> list[list[tuple[int, tuple[tuple[str, str], ...]]]]:
+        """Per optimizer and parameter: the state's keys and what each holds."""
+        return [[(id(p), tuple((key, _kind(value)) for key, value in values.items()))
+                 for p, values in optimizer.state.items()] for optimizer in self.optimizers]
 
     def _outputs(self, out: Any) -> Any:
         if out is None:
@@ -357,8 +361,9 @@ class _Recording:
             for p, values in optimizer.state.items():
                 entry = f"{o}.state.get({c(p)}, {{}})"
                 conds.append(f"len({entry}) == {len(values)}")
-                conds += [f"{key!r} in {entry}" if _is_array(value) else f"{entry}.get({key!r}) == {c(value)}"
-                          for key, value in values.items()]
+                conds += [f"type({entry}.get({key!r})) is {c(type(value))}" if _kind(value) == "number"
+                          else f"{key!r} in {entry}" if _kind(value) == "array"
+                          else f"{entry}.get({key!r}) == {c(value)}" for key, value in values.items()]
         return conds
 
     def _compile(self, checks: list[str], writes: list[str], returned: str) -> Callable[[tuple[Any, ...]], Any]:
@@ -424,9 +429,11 @@ class _Swap:
         for optimizer in r.optimizers:
             for p, values in optimizer.state.items():
                 for key, value in values.items():
-                    if _is_array(value):
+                    kind = _kind(value)
+                    if kind != "other":
                         source = f"{r.constant(optimizer)}.state[{r.constant(p)}][{key!r}]"
-                        values[key] = r.symbolic(value, source, state=True)
+                        values[key] = r.symbolic(value, source, state=True) if kind == "array" else \
+                            r.number(value, source)
                         self.saved_state.append((values, key, value, source))
 
     def write_backs(self) -> list[str]:
@@ -457,8 +464,8 @@ def _write_back(target: str, final: Any, initial: Any, *, allow_none: bool) -> l
         if not allow_none:
             raise CaptureError(f"anygrad.capture: the step left {target} as None")
         return [] if initial is None else [f"{target} = None"]
-    if not isinstance(final, _Symbolic):
-        raise CaptureError(f"anygrad.capture: the step put an array it did not compute into {target}")
+    if not isinstance(final, _StandIn):
+        raise CaptureError(f"anygrad.capture: the step put a value it did not compute into {target}")
     if final._value is initial:
         return []  # updated in place (or untouched): the replay's in-place statements do it
     return [f"{target} = {final._name}"]
@@ -470,8 +477,10 @@ _NAME = re.compile(r"\bv\d+\b")
 
 def _without_unused(lines: list[str]) -> list[str]:
     """Drop assignments whose names nothing reads (loads of values the step replaced, such as
-    gradients it cleared). Recorded expressions have no side effects; in-place statements and
-    checks are not assignments and always stay."""
+    gradients it cleared), and free each value after its last use, as the eager step frees
+    the graph while it walks it backward (a replay that kept every intermediate to the end
+    would need more memory, and fresh memory, each step). Recorded expressions have no side
+    effects; in-place statements and checks are not assignments and always stay."""
     kept: list[str] = []
     used: set[str] = set()
     for line in reversed(lines):
@@ -484,11 +493,28 @@ def _without_unused(lines: list[str]) -> list[str]:
         else:
             used.update(_NAME.findall(line))
         kept.append(line)
-    return kept[::-1]
+    kept.reverse()
+    last_use = {name: i for i, line in enumerate(kept) for name in _NAME.findall(line)}
+    freed: list[str] = []
+    for i, line in enumerate(kept):
+        freed.append(line)
+        done = sorted({name for name in _NAME.findall(line) if last_use[name] == i})
+        if done and not line.startswith("return "):
+            freed.append(f"del {', '.join(done)}")
+    return freed
 
 
 def _real(value: Any) -> Any:
-    return value._value if isinstance(value, _Symbolic) else value
+    return value._value if isinstance(value, _StandIn) else value
+
+
+def _kind(value: Any) -> str:
+    """What a value of optimizer state is to a capture: "array", "number" or "other"."""
+    if _is_array(value):
+        return "array"
+    if isinstance(value, _SymbolicNumber) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return "number"
+    return "other"
 
 
 def _is_array(value: Any) -> bool:
@@ -502,7 +528,7 @@ def _is_computed(value: Any) -> bool:
 
 
 def _unwrap(value: Any) -> Any:
-    if isinstance(value, _Symbolic):
+    if isinstance(value, _StandIn):
         return value._value
     if isinstance(value, (tuple, list)):
         return type(value)(_unwrap(v) for v in value)
@@ -590,10 +616,52 @@ def _value_read(what: str) -> Callable[..., Any]:
     return method
 
 
-class _Symbolic:
+class _StandIn:
+    """A value during a capture: the real one, and its name in the replay's code."""
+
+    __slots__ = ("_value", "_name", "_recording")
+
+
+class _SymbolicNumber(_StandIn):
+    """Stands for a Python number of optimizer state (Adam's step count): arithmetic on it is
+    recorded as Python arithmetic, so a replay computes the same floats the eager step does."""
+
+    __slots__ = ()
+
+    def __init__(self, value: Any, name: str, recording: _Recording) -> None:
+        self._value = value
+        self._name = name
+        self._recording = recording
+
+    def __repr__(self) -> str:
+        return f"<captured number {self._name}: {self._value!r}>"
+
+    def __bool__(self) -> bool:
+        value = bool(self._value)
+        self._recording.check_truth(self, value)
+        return value
+
+    __float__ = __int__ = __index__ = _value_read("a number of optimizer state through float(), int() or an index")
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _number_operator(symbol: str, compute: Callable[[Any, Any], Any], reflected: bool = False) -> Callable[..., Any]:
+    def method(self: _SymbolicNumber, other: Any) -> Any:
+        if isinstance(other, _Symbolic):
+            return NotImplemented  # the array's operator records it
+        if not isinstance(other, (int, float, _SymbolicNumber)):
+            return NotImplemented
+        a, b = (other, self) if reflected else (self, other)
+        r = self._recording
+        return r.record_number(f"{r.render(a)} {symbol} {r.render(b)}", compute(_real(a), _real(b)))
+
+    return method
+
+
+class _Symbolic(_StandIn):
     """Stands for one array during a capture: computes on the real array and records how."""
 
-    __slots__ = ("_value", "_name", "_recording", "_state")
+    __slots__ = ("_state",)
     __array_ufunc__ = None  # numpy_array + stand-in calls the stand-in's __radd__
 
     def __init__(self, value: Any, name: str, recording: _Recording, state: bool) -> None:
@@ -673,12 +741,20 @@ for _name, (_symbol, _compute) in _OPERATORS.items():
     setattr(_Symbolic, f"__{_name}__", _binary(_symbol, _compute))
     setattr(_Symbolic, f"__r{_name}__", _binary(_symbol, _compute, reflected=True))
     setattr(_Symbolic, f"__i{_name}__", _in_place(_symbol, getattr(operator, f"i{_name}")))
-for _name, (_symbol, _compute) in {"lt": ("<", lambda a, b: a < b), "le": ("<=", lambda a, b: a <= b),
-                                   "gt": (">", lambda a, b: a > b), "ge": (">=", lambda a, b: a >= b),
-                                   "eq": ("==", lambda a, b: a == b), "ne": ("!=", lambda a, b: a != b)}.items():
+_COMPARISONS = {"lt": ("<", lambda a, b: a < b), "le": ("<=", lambda a, b: a <= b),
+                "gt": (">", lambda a, b: a > b), "ge": (">=", lambda a, b: a >= b),
+                "eq": ("==", lambda a, b: a == b), "ne": ("!=", lambda a, b: a != b)}
+for _name, (_symbol, _compute) in _COMPARISONS.items():
     setattr(_Symbolic, f"__{_name}__", _binary(_symbol, _compute))
 for _name, (_symbol, _compute) in {"neg": ("-", lambda a: -a), "pos": ("+", lambda a: +a),
                                    "invert": ("~", lambda a: ~a)}.items():
     setattr(_Symbolic, f"__{_name}__", _unary(_symbol, _compute))
 _Symbolic.__abs__ = lambda self: self._recording.record(  # type: ignore[method-assign]
     f"{self._recording.constant(abs)}({self._name})", abs(self._value))
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow"):
+    _symbol, _compute = _OPERATORS[_name]
+    setattr(_SymbolicNumber, f"__{_name}__", _number_operator(_symbol, _compute))
+    setattr(_SymbolicNumber, f"__r{_name}__", _number_operator(_symbol, _compute, reflected=True))
+for _name, (_symbol, _compute) in _COMPARISONS.items():
+    setattr(_SymbolicNumber, f"__{_name}__", _number_operator(_symbol, _compute))
+_SymbolicNumber.__neg__ = lambda self: self._recording.record_number(f"-{self._name}", -self._value)  # type: ignore
