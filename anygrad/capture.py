@@ -13,7 +13,9 @@ What a replay assumes, and how it is checked (the way ``torch.cuda.graphs`` and
 - The step reads and writes arrays only through its arguments (Tensors) and the state it
   was given: modules (their parameters and buffers) and optimizers (their parameters and
   state arrays). An array from anywhere else (a tensor made inside the step, a mask drawn
-  on the host) would be frozen into the replay, so capturing it raises CaptureError.
+  on the host) would be frozen into the replay, so capturing it raises CaptureError. Random
+  draws through the backend (``nn.Dropout``'s masks) are recorded as draws: a replay takes
+  fresh numbers from the same generator, in the same order, as the eager step.
 - The work depends on shapes, dtypes and settings, not on array values. Every call checks,
   before any work, the arguments' shapes, dtypes and backends, grad mode, each module's
   training flag and members, each optimizer's parameters and hyper-parameters (an LR
@@ -406,13 +408,7 @@ class _Swap:
     def _recording_backend(self, backend: Backend) -> Backend:
         found = self.recording_backends.get(id(backend))
         if found is None:
-            found = object.__new__(Backend)
-            for slot in Backend.__slots__:
-                setattr(found, slot, getattr(backend, slot))
-            found.xp = self.recording.namespace(backend)
-            found.label = f"{backend.label}{_BEING_CAPTURED}"
-            found.is_writeable = lambda array, real=backend.is_writeable: real(_real(array))
-            self.recording_backends[id(backend)] = found
+            found = self.recording_backends[id(backend)] = _RecordingBackend(backend, self.recording)
             self.recording.real_backends[id(found)] = backend
         return found
 
@@ -457,6 +453,27 @@ class _Swap:
             for values in optimizer.state.values():
                 for key, value in values.items():
                     values[key] = _real(value)
+
+
+class _RecordingBackend(Backend):
+    """The backend of the arguments and state during a capture: its namespace records, and its
+    random draws (dropout masks) are recorded as calls, so a replay draws fresh numbers from
+    the generator just as the eager step would."""
+
+    __slots__ = ("_real", "_recording")
+
+    def __init__(self, backend: Backend, recording: _Recording) -> None:  # a copy of backend, not a new one
+        for slot in Backend.__slots__:
+            setattr(self, slot, getattr(backend, slot))
+        self._real, self._recording = backend, recording
+        self.xp = recording.namespace(backend)
+        self.label = f"{backend.label}{_BEING_CAPTURED}"
+        self.is_writeable = lambda array: backend.is_writeable(_real(array))
+
+    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        r = self._recording
+        sample = self._real.uniform(shape, dtype)
+        return r.record(f"{r.constant(self._real)}.uniform({r.render(tuple(shape))}, {r.render(dtype)})", sample)
 
 
 def _write_back(target: str, final: Any, initial: Any, *, allow_none: bool) -> list[str]:

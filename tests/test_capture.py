@@ -146,17 +146,32 @@ def test_state_left_in_an_optimizer_not_passed_in_is_caught_when_next_used(backe
         step(x, y)
 
 
-def test_a_dropout_mask_is_refused_while_training_and_eval_mode_replays(backend):
-    anygrad.manual_seed(0)
-    model = nn.Sequential(nn.Linear(6, 4, backend=backend), nn.Dropout(0.5))
-    optimizer = optim.SGD(model.parameters(), lr=0.1)
-    step = anygrad.capture(_train_step(model, optimizer), model, optimizer)
-    x, y = _batches(backend, sizes=(5,))[0]
-    with pytest.raises(anygrad.CaptureError, match="mask drawn on the host"):
-        step(x, y)
-    model.eval()
-    for _ in range(3):
-        step(x, y)
+def test_dropout_masks_are_drawn_afresh_on_every_replay_as_the_eager_step_draws_them(backend):
+    def train(captured):
+        anygrad.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8, backend=backend), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 4, backend=backend))
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        step = _train_step(model, optimizer)
+        step = anygrad.capture(step, model, optimizer) if captured else step
+        anygrad.manual_seed(1)
+        losses = [step(x, y).item() for x, y in _batches(backend, sizes=(5,) * 6)]
+        return model, losses
+
+    (eager_model, eager_losses), (model, losses) = train(captured=False), train(captured=True)
+    assert losses == eager_losses and len(set(losses)) == len(losses)
+    _assert_same_state(eager_model, model)
+
+
+def test_a_mask_drawn_on_the_host_is_refused(backend):
+    model, optimizer = _model_and_optimizer(backend)
+    inner = _train_step(model, optimizer)
+
+    def step(x, y):
+        mask = anygrad.tensor(np.random.default_rng().random(x.shape) > 0.5, backend=backend).astype("float32")
+        return inner(x * mask, y)
+
+    with pytest.raises(anygrad.CaptureError, match="neither an argument nor part of the state"):
+        anygrad.capture(step, model, optimizer)(*_batches(backend, sizes=(5,))[0])
 
 
 def test_values_read_as_python_numbers_are_refused(backend):
