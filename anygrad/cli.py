@@ -139,6 +139,9 @@ def make_parser() -> argparse.ArgumentParser:
                        help="let the C allocator keep freed memory for the next step instead of returning it to "
                             "the OS (anygrad.keep_freed_memory: a batch-512 step of the default MLP 6.2 -> 4.7 ms on NumPy; "
                             "holds up to 64 MiB of free memory) (default: on)")
+    train.add_argument("--capture", action=argparse.BooleanOptionalAction, default=default("capture"),
+                       help="replay the training step's array operations instead of running its Python every step "
+                            "(anygrad.capture: the same values, faster for small models and batches) (default: off)")
     train.add_argument("--distributed", action="store_true",
                        help="train data-parallel on the ranks of an MPI job, --batch-size per rank; only rank 0 "
                             "prints and writes files. Launch: mpiexec -n 4 python -m mpi4py -m anygrad train "
@@ -205,7 +208,7 @@ def _main(argv: list[str]) -> int:
         weight_decay=args.weight_decay, schedule=args.schedule, backend=args.backend, device=args.device,
         seed=args.seed, limit=args.limit, standardize=args.standardize, eval_batch_size=args.eval_batch_size,
         out=args.out or _default_out(args.data), plots=args.plots, progress=args.progress and not args.quiet,
-        verbose=not args.quiet, distributed=args.distributed)
+        verbose=not args.quiet, distributed=args.distributed, capture=args.capture)
     try:
         train(config)
     except (FileNotFoundError, ImportError) as exc:  # a missing data set or an optional library

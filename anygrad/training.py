@@ -29,7 +29,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -38,6 +38,7 @@ import numpy as np
 from anygrad import distributed as dist
 from anygrad import ops
 from anygrad.backend import BACKEND_NAMES, Backend, get_backend, manual_seed, use
+from anygrad.capture import capture
 from anygrad.checkpoint import save
 from anygrad.data import (
     FASHION_MNIST_CLASSES,
@@ -73,6 +74,7 @@ __all__ = [
     "parse_hidden",
     "train",
     "train_one_epoch",
+    "training_step",
 ]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
@@ -143,6 +145,10 @@ class TrainConfig:
     :func:`anygrad.distributed.init`): ``batch_size`` is then per rank, each step averages
     the gradients of ``world_size * batch_size`` samples, and only rank 0 prints and
     writes to ``out``. Give every rank the same settings.
+
+    ``capture=True`` runs the training step through :func:`anygrad.capture`: its Python once
+    per variant, then replays of its array operations (the same values; faster where the
+    Python of a step is a large part of it: small models, small batches).
     """
 
     data: str = "fashion-mnist"
@@ -167,6 +173,7 @@ class TrainConfig:
     progress: bool = True
     verbose: bool = True
     distributed: bool = False
+    capture: bool = False
 
     def __post_init__(self) -> None:
         parse_data(self.data)
@@ -191,8 +198,12 @@ class TrainConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-        if not isinstance(self.distributed, bool):
-            raise ValueError(f"distributed must be True or False, got {self.distributed!r}")
+        for name in ("distributed", "capture"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.capture and self.distributed:
+            raise ValueError("capture and distributed do not go together: a captured step cannot record the "
+                             "allreduce between the ranks")
         if self.out is not None:
             self.out = os.fspath(self.out)
 
@@ -302,9 +313,31 @@ def make_scheduler(config: TrainConfig, optimizer: Optimizer) -> LRScheduler | N
 
 
 # --- the loops --------------------------------------------------------------------------------------
-def train_one_epoch(model: Module, loader: DataLoader, optimizer: Optimizer, progress: Any = None) -> Tensor:
+def training_step(model: Module, optimizer: Optimizer) -> Callable[[Tensor, Tensor], Tensor]:
+    """The step :func:`train_one_epoch` takes on each batch: softmax cross-entropy of
+    ``model(images)``, backward, the optimizer's update; returns the loss. With a
+    :class:`~anygrad.distributed.DistributedDataParallel` model the gradients are averaged
+    over the ranks (one fused allreduce) before the update."""
+    average_gradients = model.all_reduce_gradients if isinstance(model, dist.DistributedDataParallel) else None
+
+    def step(images: Tensor, labels: Tensor) -> Tensor:
+        loss = ops.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        if average_gradients is not None:
+            average_gradients()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def train_one_epoch(model: Module, loader: DataLoader, optimizer: Optimizer, progress: Any = None,
+                    step: Callable[[Tensor, Tensor], Tensor] | None = None) -> Tensor:
     """One pass over ``loader`` with softmax cross-entropy; returns the sum of the per-sample
     losses as a 0-d float64 Tensor on the device, unread (read it once: ``float(total)``).
+    ``step`` is :func:`training_step` of ``model`` and ``optimizer`` unless given (the run
+    passes it wrapped in :func:`anygrad.capture` with ``capture=True``).
 
     The labels must already be valid class indices (:func:`load_data` checks them once):
     the fused loss op is called directly, without the per-call range check that
@@ -318,15 +351,10 @@ def train_one_epoch(model: Module, loader: DataLoader, optimizer: Optimizer, pro
     model.train()
     backend = loader.backend
     xp = backend.xp
-    average_gradients = model.all_reduce_gradients if isinstance(model, dist.DistributedDataParallel) else None
+    step = training_step(model, optimizer) if step is None else step
     total = xp.zeros((), dtype=xp.float64, device=backend.device)
     for images, labels in loader:
-        loss = ops.cross_entropy(model(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        if average_gradients is not None:
-            average_gradients()
-        optimizer.step()
+        loss = step(images, labels)
         # Raw arrays: outside the graph, nothing to detach; the batch size is host metadata.
         total = total + xp.astype(loss.data, xp.float64) * labels.shape[0]
         if progress is not None:
@@ -419,6 +447,9 @@ def _run(config: TrainConfig) -> dict[str, Any]:
             manual_seed(config.seed + dist.get_rank() * 2**32)
     optimizer = make_optimizer(config, model.parameters())
     scheduler = make_scheduler(config, optimizer)
+    step = training_step(trainee, optimizer)
+    if config.capture:  # captured again when the scheduler changes the learning rate, and for a short last batch
+        step = capture(step, model, optimizer)
     # The data set goes to the device once; batches are then cut there. In a distributed
     # run every rank shuffles its shard with the same seed, so all take the same number of steps.
     train_loader = DataLoader(train_set.to(backend), batch_size=config.batch_size, shuffle=True, seed=config.seed,
@@ -444,7 +475,7 @@ def _run(config: TrainConfig) -> dict[str, Any]:
         epoch_started = time.perf_counter()
         with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
                   disable=not (config.progress and main_process), file=sys.stderr) as bar:
-            train_sum = train_one_epoch(trainee, train_loader, optimizer, progress=bar.update)
+            train_sum = train_one_epoch(trainee, train_loader, optimizer, progress=bar.update, step=step)
         if config.distributed:
             train_sum = dist.all_reduce(train_sum)  # one collective per epoch, not per step
         evaluation = evaluate(model, test_loader)

@@ -235,6 +235,21 @@ def test_each_optimizer_trains(optimizer):
     assert metrics["final_test_accuracy"] > 0.5
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_a_captured_run_gives_the_eager_run_bit_for_bit(optimizer):
+    """Dropout, a cosine schedule (a new learning rate each epoch) and a short last batch."""
+    settings = dict(QUICK, optimizer=optimizer, epochs=3, limit=200, batch_size=32, dropout=0.2)
+    eager, captured = train(settings), train(settings, capture=True)
+    for key in ("train_loss", "test_loss", "test_accuracy"):
+        assert captured[key] == eager[key]
+    assert [record["lr"] for record in captured["epochs"]] == [record["lr"] for record in eager["epochs"]]
+
+
+def test_capture_and_distributed_are_refused_together():
+    with pytest.raises(ValueError, match="capture and distributed do not go together"):
+        TrainConfig(capture=True, distributed=True)
+
+
 @pytest.mark.parametrize(("schedule", "lrs"), [
     ("cosine", [0.1 * (1 + math.cos(math.pi * epoch / 4)) / 2 for epoch in range(4)]),
     ("step", [0.1, 0.1 * 0.1, 0.1 * 0.01, 0.1 * 0.001]),
