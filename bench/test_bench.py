@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from anygrad.data import FASHION_MNIST_DIR
-from bench import measure, report, stages
+from bench import captured, measure, report, stages
 from bench.__main__ import main
 from bench.dist_worker import mpiexec, rank_batches
 from bench.peers import NumpyHandEngine, default_backends, default_peers, make_engines
@@ -322,3 +322,14 @@ def test_training_step_throughput(benchmark, kind: str, name: str, batch_size: i
     if benchmark.stats is not None:  # None under --benchmark-disable
         benchmark.extra_info["samples_per_s"] = steps * batch_size / benchmark.stats.stats.median
     assert np.isfinite(engine.loss())
+
+
+def test_eager_and_captured_timings_print_each_engine_and_its_ratio_to_the_hand_step(capsys) -> None:
+    captured.main(["--steps", "3", "--repeats", "2", "--inputs", "16", "--hidden", "8", "--batch-size", "4"])
+
+    header, *engines, eager_ratio, captured_ratio = capsys.readouterr().out.splitlines()
+    assert header.startswith("batch 4, MLP 16-8-10, 2 rounds of 3 steps (us per step; allocator ")
+    assert [line.split()[0] for line in engines] == ["eager", "captured", "hand"]
+    assert all(float(line.split()[2]) > 0 for line in engines)
+    assert eager_ratio.startswith("eager / hand within rounds: median ")
+    assert captured_ratio.startswith("captured / hand within rounds: median ")
