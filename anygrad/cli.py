@@ -137,7 +137,7 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="print nothing: no progress bar, no epoch lines")
     train.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
                        help="let the C allocator keep freed memory for the next step instead of returning it to "
-                            "the OS (anygrad.keep_freed_memory: a batch-512 step of the default MLP 6.2 -> 4.7 ms on NumPy; "
+                            "the OS (anygrad.keep_freed_memory: a batch-512 step of the default MLP 7.0 -> 5.1 ms on NumPy; "
                             "holds up to 64 MiB of free memory) (default: on)")
     train.add_argument("--capture", action=argparse.BooleanOptionalAction, default=default("capture"),
                        help="replay the training step's array operations instead of running its Python every step "
