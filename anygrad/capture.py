@@ -401,7 +401,7 @@ class _Swap:
     def __init__(self, recording: _Recording) -> None:
         self.recording = recording
         self.tensors = _unique([*recording.args, *recording.tensors])
-        self.saved: list[tuple[Tensor, Any, Any, Backend]] = []
+        self.saved: list[tuple[Tensor, Any, Any, Backend, str]] = []  # tensor, data, grad, backend, source
         self.saved_state: list[tuple[dict[str, Any], str, Any, str]] = []
         self.recording_backends: dict[int, Backend] = {}
 
@@ -416,8 +416,9 @@ class _Swap:
         r = self.recording
         arg_index = {id(a): i for i, a in enumerate(r.args)}
         for tensor in self.tensors:
-            self.saved.append((tensor, tensor.data, tensor.grad, tensor._backend))
+            # Arguments are read from each call's own; state tensors are the captured objects.
             source = f"args[{arg_index[id(tensor)]}]" if id(tensor) in arg_index else r.constant(tensor)
+            self.saved.append((tensor, tensor.data, tensor.grad, tensor._backend, source))
             tensor.data = r.symbolic(tensor.data, f"{source}.data", state=True)  # arguments too: the caller's
             if tensor.grad is not None:
                 tensor.grad = r.symbolic(tensor.grad, f"{source}.grad", state=True)
@@ -435,16 +436,15 @@ class _Swap:
     def write_backs(self) -> list[str]:
         """Assignments that leave the state as the step left it (rebound arrays, gradients)."""
         r, lines = self.recording, []
-        for tensor, data, grad, _ in self.saved:
-            t = r.constant(tensor)
-            lines += _write_back(f"{t}.data", tensor.data, data, allow_none=False)
-            lines += _write_back(f"{t}.grad", tensor.grad, grad, allow_none=True)
+        for tensor, data, grad, _, source in self.saved:
+            lines += _write_back(f"{source}.data", tensor.data, data, allow_none=False)
+            lines += _write_back(f"{source}.grad", tensor.grad, grad, allow_none=True)
         for values, key, value, source in self.saved_state:
             lines += _write_back(source, values.get(key), value, allow_none=False)
         return lines
 
     def restore(self) -> None:
-        for tensor, _, _, backend in self.saved:
+        for tensor, _, _, backend, _ in self.saved:
             tensor.data = _real(tensor.data)
             tensor.grad = _real(tensor.grad)
             tensor._backend = backend

@@ -106,6 +106,26 @@ def test_new_parameter_values_are_read_on_every_replay(backend):
     _assert_same_state(eager_model, model)
 
 
+def test_gradients_of_the_arguments_go_to_each_call_s_own_arguments(backend):
+    """An adversarial-example step: the input's gradient is what the caller wants back."""
+    model, optimizer = _model_and_optimizer(backend)
+
+    def input_gradient(x, y):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    step = anygrad.capture(input_gradient, model, optimizer)
+    for x, y in _batches(backend, sizes=(5,) * 4):
+        x.requires_grad_()
+        step(x, y)
+        captured = anygrad.to_numpy(x.grad)
+        x.grad = None
+        input_gradient(x, y)
+        assert np.array_equal(captured, anygrad.to_numpy(x.grad))
+
+
 def test_a_value_check_that_fails_on_a_replay_raises_the_eager_error(backend):
     if not backend.is_host:
         pytest.skip("class indices are range-checked on the host only")
