@@ -338,7 +338,8 @@ class _Recording:
             conds += [f"type(args[{i}]) is Tensor", f"args[{i}]._backend is {c(arg._backend)}",
                       f"args[{i}].data.shape == {tuple(arg.data.shape)!r}",
                       f"args[{i}].data.dtype == {c(arg.data.dtype)}",
-                      f"args[{i}].requires_grad is {arg.requires_grad}"]
+                      f"args[{i}].requires_grad is {arg.requires_grad}",
+                      f"(args[{i}].grad is None) is {arg.grad is None}", f"(args[{i}]._node is None) is {arg._node is None}"]
         for tensor in self.tensors:
             t = c(tensor)
             conds += [f"{t}._backend is {c(tensor._backend)}", f"{t}.data.shape == {tuple(tensor.data.shape)!r}",
@@ -435,7 +436,7 @@ class _Swap:
 
     def write_backs(self) -> list[str]:
         """Assignments that leave the state as the step left it (rebound arrays, gradients)."""
-        r, lines = self.recording, []
+        lines: list[str] = []
         for tensor, data, grad, _, source in self.saved:
             lines += _write_back(f"{source}.data", tensor.data, data, allow_none=False)
             lines += _write_back(f"{source}.grad", tensor.grad, grad, allow_none=True)
