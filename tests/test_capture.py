@@ -34,6 +34,14 @@ def _train_step(model, optimizer):
     return step
 
 
+def _eager_and_captured(backend, **sgd):
+    """Two identical models and optimizers: one stepped eagerly, one through anygrad.capture."""
+    eager_model, eager_optimizer = _model_and_optimizer(backend, **sgd)
+    model, optimizer = _model_and_optimizer(backend, **sgd)
+    captured = anygrad.capture(_train_step(model, optimizer), model, optimizer)
+    return (eager_model, eager_optimizer, _train_step(eager_model, eager_optimizer)), (model, optimizer, captured)
+
+
 def _assert_same_state(eager_model, captured_model):
     for (name, p), q in zip(eager_model.named_parameters(), captured_model.parameters(), strict=True):
         assert np.array_equal(p.numpy(), q.numpy()), name
@@ -43,10 +51,7 @@ def _assert_same_state(eager_model, captured_model):
 @pytest.mark.parametrize("sgd", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-2}],
                          ids=["plain", "momentum", "nesterov-decay"])
 def test_replays_give_the_eager_losses_parameters_and_gradients_bit_for_bit(backend, sgd):
-    eager_model, eager_optimizer = _model_and_optimizer(backend, **sgd)
-    model, optimizer = _model_and_optimizer(backend, **sgd)
-    eager, step = _train_step(eager_model, eager_optimizer), anygrad.capture(_train_step(model, optimizer), model,
-                                                                             optimizer)
+    (eager_model, _, eager), (model, _, step) = _eager_and_captured(backend, **sgd)
     for x, y in _batches(backend) * 2:  # includes a smaller batch: a second capture
         expected, loss = eager(x, y), step(x, y)
         assert loss.item() == expected.item()
@@ -72,10 +77,7 @@ def test_a_replay_runs_no_python_of_the_step(backend):
 
 
 def test_a_changed_learning_rate_or_training_mode_is_captured_again(backend):
-    eager_model, eager_optimizer = _model_and_optimizer(backend)
-    model, optimizer = _model_and_optimizer(backend)
-    eager, step = _train_step(eager_model, eager_optimizer), anygrad.capture(_train_step(model, optimizer), model,
-                                                                             optimizer)
+    (eager_model, eager_optimizer, eager), (model, optimizer, step) = _eager_and_captured(backend)
     batches = _batches(backend, sizes=(5,) * 3)
     for lr in (0.1, 0.01):
         for opt in (eager_optimizer, optimizer):
@@ -90,10 +92,7 @@ def test_a_changed_learning_rate_or_training_mode_is_captured_again(backend):
 
 
 def test_new_parameter_values_are_read_on_every_replay(backend):
-    eager_model, eager_optimizer = _model_and_optimizer(backend)
-    model, optimizer = _model_and_optimizer(backend)
-    eager, step = _train_step(eager_model, eager_optimizer), anygrad.capture(_train_step(model, optimizer), model,
-                                                                             optimizer)
+    (eager_model, _, eager), (model, _, step) = _eager_and_captured(backend)
     batches = _batches(backend, sizes=(5,) * 3)
     for x, y in batches:
         eager(x, y), step(x, y)
