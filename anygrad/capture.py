@@ -198,10 +198,11 @@ class _Recording:
         """Python source for ``value`` in a recorded line."""
         if isinstance(value, _StandIn):
             return value._name
-        if value is None or value is Ellipsis or isinstance(value, (bool, int, str)):
+        if value is None or value is Ellipsis or isinstance(value, (bool, str)):
             return repr(value)
-        if isinstance(value, float):
-            return repr(value) if math.isfinite(value) else self.constant(value)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            text = repr(value)
+            return f"({text})" if text.startswith("-") else text  # -2.0 ** v is -(2.0 ** v) in Python
         if isinstance(value, tuple):
             return "(" + "".join(f"{self.render(v)}, " for v in value) + ")"
         if isinstance(value, list):
@@ -694,7 +695,6 @@ class _Symbolic(_StandIn):
     ndim = property(lambda self: self._value.ndim)
     size = property(lambda self: self._value.size)
     device = property(lambda self: array_api_compat.device(self._value))
-    flags = property(lambda self: self._value.flags)  # NumPy's writeability
 
     def __array_namespace__(self, api_version: str | None = None) -> Any:
         return self._recording.namespace_of(self._value)

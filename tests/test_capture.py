@@ -125,6 +125,19 @@ def test_gradients_of_the_arguments_go_to_each_call_s_own_arguments(backend):
         assert np.array_equal(captured, anygrad.to_numpy(x.grad))
 
 
+def test_replayed_expressions_keep_python_s_precedence_for_negative_numbers(backend):
+    def step(x):
+        return (-2.0) ** x, x * -1
+
+    captured = anygrad.capture(step)
+    for values in ([2.0, 3.0], [4.0, 1.0], [0.0, 2.0]):
+        x = anygrad.tensor(np.array(values, np.float32), backend=backend)
+        (power, negated), (expected_power, expected_negated) = captured(x), step(x)
+        assert np.array_equal(power.numpy(), expected_power.numpy())
+        assert np.array_equal(negated.numpy(), expected_negated.numpy())
+    assert len(captured._replays) == 1
+
+
 def test_a_value_check_that_fails_on_a_replay_raises_the_eager_error(backend):
     if not backend.is_host:
         pytest.skip("class indices are range-checked on the host only")
