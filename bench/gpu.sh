@@ -21,10 +21,12 @@ python3 -c "import anygrad; print('backends:', anygrad.available_backends())" | 
 python3 -m pytest -q -p no:cacheprovider --backend cupy,torch-cuda -m gpu tests 2>&1 | tee "$OUT/gpu-tests.log" | tail -3
 python3 -m pytest -q -p no:cacheprovider -s tests/test_gpu.py 2>&1 | tee "$OUT/gpu-checks.log" | tail -8
 
-# 2. The benchmark: anygrad on cupy and torch-cuda against PyTorch CUDA eager, plus the default MLP on NumPy.
-python3 -m bench --backends cupy,torch:cuda,numpy --peers numpy-hand,torch,torch-cuda \
+# 2. The benchmark: anygrad on cupy and torch-cuda (eager, and with the step captured: no per-op Python
+#    between kernel launches) against PyTorch CUDA eager, plus the default MLP on NumPy.
+python3 -m bench --backends cupy,cupy+capture,torch:cuda,torch:cuda+capture,numpy,numpy+capture \
+  --peers numpy-hand,torch,torch-cuda \
   --json "$OUT/bench-gpu.json" --plot "$OUT/bench-gpu.png" 2>&1 | tee "$OUT/bench-gpu.txt" | tail -40
-python3 -m bench --hidden 4096,4096 --batch-sizes 4096 --backends cupy,torch:cuda --peers torch-cuda \
+python3 -m bench --hidden 4096,4096 --batch-sizes 4096 --backends cupy,cupy+capture,torch:cuda --peers torch-cuda \
   --json "$OUT/bench-gpu-large.json" 2>&1 | tee "$OUT/bench-gpu-large.txt" | tail -20
 
 # 3. Fashion-MNIST on cupy (same accuracy as on the CPU; time per epoch) when the data was carried.
