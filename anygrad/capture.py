@@ -351,7 +351,7 @@ class _Recording:
             conds.append(f"{m}.training is {module.training}")
             for registry in ("_parameters", "_buffers", "_modules"):
                 members = getattr(module, registry)
-                conds.append(f"len({m}.{registry}) == {len(members)}")
+                conds.append(f"len({m}.{registry}) == {len(members)}" if members else f"not {m}.{registry}")
                 conds += [f"{m}.{registry}.get({name!r}) is {c(member)}" for name, member in members.items()]
         for optimizer in self.optimizers:
             o = c(optimizer)
