@@ -575,10 +575,11 @@ def _softmax_rows(xp, x):
 
 
 def _target_one_hot(xp, x, target, ignore_index):
-    """(M, C) bool: True at (i, target[i]) for every row whose target is not ignore_index."""
+    """(M, C) bool: True at (i, target[i]) for every row whose target is not ignore_index
+    (None: no target is ignored)."""
     classes = x.shape[1]
     hot = xp.arange(classes, device=array_api_compat.device(x)) == target[:, None]
-    if 0 <= ignore_index < classes:  # otherwise ignored rows match no class already
+    if ignore_index is not None and 0 <= ignore_index < classes:  # otherwise ignored rows match no class already
         hot = xp.logical_and(hot, (target != ignore_index)[:, None])
     return hot
 
@@ -589,18 +590,19 @@ def _picked_weights(xp, x, weight, hot):
 
 
 def _kept_row_weights(xp, x, target, weight, ignore_index, picked_weights):
-    """(M, 1): the class weight of each row's target (1 without weights), 0 on ignored rows.
-    Its sum is the denominator of PyTorch's (weighted) mean. Without weights it is read off
-    the targets: an (M,) comparison costs less than summing (M, C) rows."""
+    """(M, 1): the class weight of each row's target (1 without weights), 0 on ignored rows;
+    None when every row counts once (no weights, no ignored rows). Its sum is the denominator
+    of PyTorch's (weighted) mean. Without weights it is read off the targets: an (M,)
+    comparison costs less than summing (M, C) rows."""
     if weight is None:
-        return xp.astype(target != ignore_index, x.dtype)[:, None]
+        return None if ignore_index is None else xp.astype(target != ignore_index, x.dtype)[:, None]
     return xp.sum(picked_weights, axis=1, keepdims=True)
 
 
 def _smoothed_coefficients(xp, x, target, weight, ignore_index, label_smoothing, hot):
     """(M, C) A with row loss -sum_c A[i, c] log_softmax(x)[i, c]: PyTorch mixes (1 - s) times the
     NLL with s/C times the (weighted) sum over all classes, on kept rows."""
-    kept = xp.astype(target != ignore_index, x.dtype)[:, None]
+    kept = 1.0 if ignore_index is None else xp.astype(target != ignore_index, x.dtype)[:, None]
     spread = kept if weight is None else kept * weight
     return (1.0 - label_smoothing) * _picked_weights(xp, x, weight, hot) + (label_smoothing / x.shape[1]) * spread
 
@@ -620,6 +622,8 @@ def _picked_log_probabilities(xp, logp, weight, hot):
 def cross_entropy(xp, x, target, weight=None, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
     """Softmax cross-entropy of logits ``x`` (M, C) with class indices ``target`` (M,),
     optional class ``weight`` (C,): ``torch.nn.functional.cross_entropy`` in one op.
+    ``ignore_index=None`` says that no target is ignored (the caller knows every target lies
+    in [0, C)): the op then skips finding ignored rows, with the same values.
     Keeps log-probabilities and target coefficients for the VJP (a few (M, C) arrays)."""
     logp = _log_softmax_rows(xp, x)
     hot = _target_one_hot(xp, x, target, ignore_index)
@@ -632,12 +636,13 @@ def cross_entropy(xp, x, target, weight=None, *, ignore_index=-100, label_smooth
         coefficients, row_totals = picked_weights, row_weights
         per_class = _picked_log_probabilities(xp, logp, weight, hot)
     loss = _class_sum(xp, per_class, reduction)
-    denominator = xp.sum(row_weights) if reduction == "mean" else None
+    denominator = None if reduction != "mean" else x.shape[0] if row_weights is None else xp.sum(row_weights)
     return (loss if denominator is None else loss / denominator), (logp, coefficients, row_totals, denominator)
 def _cross_entropy_vjp(xp, g, saved, x, target, weight=None, *, ignore_index=-100, label_smoothing=0.0,
                        reduction="mean"):
     _, (logp, coefficients, row_totals, denominator) = saved
-    return (xp.exp(logp) * row_totals - coefficients) * _class_loss_scale(g, reduction, denominator)
+    probabilities = xp.exp(logp) if row_totals is None else xp.exp(logp) * row_totals
+    return (probabilities - coefficients) * _class_loss_scale(g, reduction, denominator)
 cross_entropy.defvjp(_cross_entropy_vjp, None, None)
 
 

@@ -366,6 +366,26 @@ def test_device_targets_are_not_read_back_to_check_their_range(backend, monkeypa
     F.cross_entropy(logits, targets)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.2}, {"weight": [0.5, 1.0, 2.0, 1.5]}],
+                         ids=["plain", "smoothing", "weights"])
+def test_the_op_without_ignored_rows_gives_the_general_path_s_values_bit_for_bit(backend, reduction, options):
+    """ignore_index=None (every target known to be a class) skips looking for ignored rows."""
+    logits = _logits(6, 4)
+    weight = options.pop("weight", None)
+    weight = None if weight is None else anygrad.tensor(np.array(weight, logits.dtype))
+    results = []
+    for ignore_index in (-100, None):
+        x = anygrad.tensor(logits, requires_grad=True)
+        loss = ops.cross_entropy(x, anygrad.tensor(_classes(6, classes=4)), weight, ignore_index=ignore_index,
+                                 reduction=reduction, **options)
+        loss.sum().backward()
+        results.append((loss.numpy(), x.grad))
+    (loss, grad), (fast_loss, fast_grad) = results
+    assert np.array_equal(loss, fast_loss)
+    assert np.array_equal(anygrad.to_numpy(grad), anygrad.to_numpy(fast_grad))
+
+
 def test_ignore_index_is_not_out_of_range(backend):
     logits = anygrad.tensor(_logits(3, 4))
     assert np.isfinite(float(F.cross_entropy(logits, anygrad.tensor([0, -5, 1]), ignore_index=-5)))

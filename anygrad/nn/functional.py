@@ -176,19 +176,20 @@ def _check_class_weight(name: str, weight: Tensor | None, classes: int) -> None:
 
 
 def _check_class_range(name: str, target: Tensor, classes: int, ignore_index: int | None,
-                       on_device: bool = False) -> None:
-    """Class indices must lie in [0, classes) or equal ignore_index.
+                       on_device: bool = False) -> bool:
+    """Class indices must lie in [0, classes) or equal ignore_index. Returns whether they
+    were all found in [0, classes) (so none equals an ignore_index outside that range).
 
     Checked where the targets live in host memory (a cheap reduction). On a GPU the check
     would read a device value every step, a host sync that stalls training, so it is
     skipped there: check labels once when the dataset is placed on the device instead.
     """
     if not (target._backend.is_host or on_device):
-        return
+        return False
     xp = target.xp
     t = target.data
     if 0 in t.shape or (bool(xp.min(t) >= 0) and bool(xp.max(t) < classes)):
-        return
+        return True
     outside = xp.logical_or(t < 0, t >= classes)
     if ignore_index is not None and not 0 <= ignore_index < classes:
         outside = xp.logical_and(outside, t != ignore_index)
@@ -296,8 +297,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
                                       label_smoothing=float(label_smoothing), reduction=reduction)
     else:
         _check_class_indices(name, input, target, also_probabilities=True)
-        _check_class_range(name, target, classes, ignore_index)
-        loss = ops.cross_entropy(_class_rows(input), _flat_indices(target), weight, ignore_index=ignore_index,
+        all_in_range = _check_class_range(name, target, classes, ignore_index)
+        # No target can equal an ignore_index outside [0, classes): the op then skips finding ignored rows.
+        ignored = None if all_in_range and not 0 <= ignore_index < classes else ignore_index
+        loss = ops.cross_entropy(_class_rows(input), _flat_indices(target), weight, ignore_index=ignored,
                                  label_smoothing=float(label_smoothing), reduction=reduction)
     return _per_element(loss, reduction, input)
 
