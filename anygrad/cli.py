@@ -173,25 +173,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _main(argv)
     except SystemExit as exit_:  # argparse's usage errors and --help
         if exit_.code and _in_mpi_job():
-            _abort_every_rank(exit_.code if isinstance(exit_.code, int) else 1)
+            dist._abort_job(exit_.code if isinstance(exit_.code, int) else 1)
         raise
     if code and _in_mpi_job():
-        _abort_every_rank(code)
+        dist._abort_job(code)
     return code
 
 
 def _in_mpi_job() -> bool:
     return dist.is_initialized() and dist.get_world_size() > 1
-
-
-def _abort_every_rank(code: int) -> None:
-    """End every rank of the job with exit code ``code``: the others may wait in a collective
-    for this one, forever (``python -m mpi4py`` would abort too; a plain launch would not)."""
-    from mpi4py import MPI
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    MPI.COMM_WORLD.Abort(code)
 
 
 def _main(argv: list[str]) -> int:

@@ -49,6 +49,7 @@ as MPI itself is: :func:`init` sets it once per process.
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from collections.abc import Iterable
@@ -137,11 +138,33 @@ def _abort_on_uncaught_exception(comm: Any) -> None:
     print_traceback = sys.excepthook
 
     def abort(kind: type[BaseException], error: BaseException, traceback: Any) -> None:
-        print_traceback(kind, error, traceback)
-        sys.stderr.flush()
-        comm.Abort(1)
+        # Printed in one piece: see _abort_job for what the launcher does with a cut one.
+        real_stderr, sys.stderr = sys.stderr, io.StringIO()
+        try:
+            print_traceback(kind, error, traceback)
+        finally:
+            printed, sys.stderr = sys.stderr.getvalue(), real_stderr
+        sys.stderr.write(printed)
+        _abort_job(1, comm)
 
     sys.excepthook = abort
+
+
+# MPICH's launcher drops what it has not yet read from a rank's pipes once an abort reaches
+# it: in about 1 crash test of 40 on a loaded 2-core machine, a traceback printed line by line
+# came through cut after its first line.
+_SECONDS_FOR_THE_LAUNCHER_TO_READ_OUTPUT = 0.2
+
+
+def _abort_job(code: int, comm: Any = None) -> None:
+    """End every rank of the job (default: the process group's) with exit code ``code``
+    (``MPI_Abort``), after flushing this rank's output and giving the launcher a moment to
+    forward it."""
+    comm = _GROUP.comm if comm is None else comm
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(_SECONDS_FOR_THE_LAUNCHER_TO_READ_OUTPUT)
+    comm.Abort(code)
 
 
 def is_initialized() -> bool:
