@@ -135,14 +135,37 @@ def test_init_makes_comm_world_the_process_group(fake_mpi4py):
         dist.init(cuda_aware_mpi=True)
 
 
-def test_init_makes_an_uncaught_exception_abort_every_rank(fake_mpi4py, capsys):
+class RecordedStream:
+    """A text stream that appends each write and flush to ``events``."""
+
+    def __init__(self, events: list) -> None:
+        self.events = events
+
+    def write(self, text: str) -> int:
+        self.events.append(("write", text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.events.append(("flush",))
+
+
+def test_init_makes_an_uncaught_exception_abort_every_rank_once_its_traceback_is_out(fake_mpi4py, monkeypatch):
+    # MPICH's launcher drops output it has not yet read when the abort reaches it: the whole
+    # traceback goes out in one write, flushed, and the launcher gets a moment before the abort.
+    events = fake_mpi4py.calls
+    monkeypatch.setattr(sys, "stderr", RecordedStream(events))
+    monkeypatch.setattr(dist.time, "sleep", lambda seconds: events.append(("sleep", seconds)))
     dist.init()
     try:
         raise RuntimeError("rank 1 failed")
     except RuntimeError as error:
         sys.excepthook(type(error), error, error.__traceback__)
-    assert fake_mpi4py.calls == [("Abort", 1)]
-    assert "RuntimeError: rank 1 failed" in capsys.readouterr().err  # the traceback comes first
+    writes = [event for event in events if event[0] == "write"]
+    assert len(writes) == 1
+    assert writes[0][1].startswith("Traceback (most recent call last):")
+    assert writes[0][1].endswith("RuntimeError: rank 1 failed\n")
+    assert events[events.index(writes[0]) + 1:] == [("flush",), ("sleep", dist._SECONDS_FOR_THE_LAUNCHER_TO_READ_OUTPUT),
+                                                    ("Abort", 1)]
 
 
 def test_init_without_abort_on_exception_leaves_the_excepthook_alone(fake_mpi4py):
